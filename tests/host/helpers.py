@@ -1,0 +1,96 @@
+"""Shared fixtures for the host tests: a throwaway repository that uses the
+real tools (symlinked) with its own series and patches, and a tiny git tree
+that looks enough like a kernel tree for the tools' checks."""
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+TOOLS = os.path.join(REPO, 'tools')
+DATA = os.path.join(HERE, 'data')
+
+GIT_ENV = {
+    'GIT_AUTHOR_NAME': 'Host Test', 'GIT_AUTHOR_EMAIL': 'host@test',
+    'GIT_COMMITTER_NAME': 'Host Test', 'GIT_COMMITTER_EMAIL': 'host@test',
+    'GIT_AUTHOR_DATE': '2001-01-01T00:00:00Z', 'GIT_COMMITTER_DATE': '2001-01-01T00:00:00Z',
+}
+
+
+def git(cwd, *args):
+    env = dict(os.environ, **GIT_ENV)
+    return subprocess.run(['git', '-C', cwd, *args], check=True, env=env,
+                          capture_output=True, text=True).stdout
+
+
+class ToolTest(unittest.TestCase):
+    """A fake repo (tools symlinked, tests/ copied) and a fake kernel tree."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix='sgr-host-test.')
+        self.addCleanup(shutil.rmtree, self.tmp)
+        self.repo = os.path.join(self.tmp, 'repo')
+        os.makedirs(os.path.join(self.repo, 'patches'))
+        os.symlink(TOOLS, os.path.join(self.repo, 'tools'))
+        shutil.copytree(os.path.join(REPO, 'tests'), os.path.join(self.repo, 'tests'),
+                        ignore=shutil.ignore_patterns('host'))
+        shutil.copy(os.path.join(REPO, 'kernel-config'), self.repo)
+        self.write('series', '# test series\n')
+        self.cache = os.path.join(self.tmp, 'cache')
+        self.tree = os.path.join(self.tmp, 'linux')
+        self.make_tree(self.tree)
+
+    def write(self, rel, text):
+        path = os.path.join(self.repo, rel)
+        with open(path, 'w') as f:
+            f.write(text)
+        return path
+
+    @staticmethod
+    def make_tree(tree):
+        os.makedirs(os.path.join(tree, 'scripts', 'kconfig'))
+        os.makedirs(os.path.join(tree, 'usr'))
+        with open(os.path.join(tree, 'Makefile'), 'w') as f:
+            f.write('# fake kernel Makefile\n')
+        with open(os.path.join(tree, 'scripts', 'kconfig', 'merge_config.sh'), 'w') as f:
+            f.write('#!/bin/sh\n')
+        with open(os.path.join(tree, 'usr', 'gen_init_cpio.c'), 'w') as f:
+            f.write('int main(void) { return 0; }\n')
+        with open(os.path.join(tree, 'hello.c'), 'w') as f:
+            f.write('int hello(void)\n{\n\treturn 1;\n}\n')
+        git(tree, 'init', '-q', '-b', 'main')
+        git(tree, 'add', '-f', '.')
+        git(tree, 'commit', '-q', '-m', 'base')
+        git(tree, 'tag', 'base')
+
+    def make_patch(self, subject, old, new, name=None):
+        """Commit a change to hello.c on a side branch and export it."""
+        git(self.tree, 'checkout', '-q', '-b', 'side', 'base')
+        path = os.path.join(self.tree, 'hello.c')
+        with open(path) as f:
+            text = f.read()
+        with open(path, 'w') as f:
+            f.write(text.replace(old, new))
+        git(self.tree, 'commit', '-q', '-a', '-m', subject)
+        out = git(self.tree, 'format-patch', '-q', '-1', '--stdout', 'HEAD')
+        git(self.tree, 'checkout', '-q', 'main')
+        git(self.tree, 'branch', '-q', '-D', 'side')
+        name = name or '0001-' + subject.replace(' ', '-').replace(':', '') + '.patch'
+        self.write(os.path.join('patches', name), out)
+        return name
+
+    def run_tool(self, tool, *args, dry=False, env=None, ok=None):
+        e = dict(os.environ, SGR_CACHE=self.cache, KSRC=self.tree, **GIT_ENV)
+        e.pop('KBUILD_OUTPUT', None)
+        if dry:
+            e['DRY_RUN'] = '1'
+        e.update(env or {})
+        p = subprocess.run([os.path.join(self.repo, 'tools', tool), *args], env=e,
+                           capture_output=True, text=True, timeout=120)
+        if ok is True:
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        elif ok is False:
+            self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
+        return p

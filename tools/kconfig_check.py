@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Check that every option of a config fragment survived olddefconfig.
+
+An option that the tree does not define at all is reported separately: with
+--allow-undefined (used when building an early patch of the series, before
+the patch that adds the option) it is a note, otherwise an error.
+"""
+import argparse
+import os
+import re
+import sys
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Set
+
+SET = re.compile(r'^(CONFIG_[A-Za-z0-9_]+)=(.*)$')
+UNSET = re.compile(r'^# (CONFIG_[A-Za-z0-9_]+) is not set$')
+KCONFIG_SYM = re.compile(r'^\s*(?:menu)?config\s+([A-Za-z0-9_]+)\s*$')
+
+
+@dataclass
+class Problem:
+    option: str
+    wanted: str
+    got: str
+    undefined: bool
+
+
+def parse_config(lines) -> Dict[str, str]:
+    """Map CONFIG_X to its value ('n' for '# ... is not set')."""
+    values: Dict[str, str] = {}
+    for line in lines:
+        line = line.strip()
+        m = SET.match(line)
+        if m:
+            values[m.group(1)] = m.group(2)
+            continue
+        m = UNSET.match(line)
+        if m:
+            values[m.group(1)] = 'n'
+    return values
+
+
+def kconfig_symbols(tree: str) -> Set[str]:
+    """Every symbol a Kconfig file of the tree defines."""
+    syms: Set[str] = set()
+    for root, dirs, files in os.walk(tree):
+        dirs[:] = [d for d in dirs if not d.startswith('.')]
+        for name in files:
+            if not name.startswith('Kconfig'):
+                continue
+            with open(os.path.join(root, name), errors='replace') as f:
+                for line in f:
+                    m = KCONFIG_SYM.match(line)
+                    if m:
+                        syms.add('CONFIG_' + m.group(1))
+    return syms
+
+
+def check(fragment: Dict[str, str], config: Dict[str, str],
+          defined: Optional[Set[str]]) -> List[Problem]:
+    problems = []
+    for opt, want in fragment.items():
+        got = config.get(opt, 'n')
+        ok = (got in ('n', '')) if want == 'n' else (got == want)
+        if not ok:
+            undefined = defined is not None and opt not in defined
+            problems.append(Problem(opt, want, got, undefined))
+    return problems
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument('fragment')
+    ap.add_argument('config', help='the .config after olddefconfig')
+    ap.add_argument('--tree', help='kernel source tree, to tell undefined options apart')
+    ap.add_argument('--allow-undefined', action='store_true')
+    args = ap.parse_args(argv)
+    with open(args.fragment) as f:
+        frag = parse_config(f)
+    with open(args.config) as f:
+        conf = parse_config(f)
+    defined = kconfig_symbols(args.tree) if args.tree else None
+    rc = 0
+    for p in check(frag, conf, defined):
+        if p.undefined and args.allow_undefined:
+            print(f'note: {p.option} is not defined by this tree yet', file=sys.stderr)
+            continue
+        why = 'not defined by this tree' if p.undefined else 'dropped by olddefconfig (a dependency is missing?)'
+        print(f'error: {p.option}: fragment wants {p.wanted}, .config has {p.got}: {why}',
+              file=sys.stderr)
+        rc = 1
+    return rc
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""Collect and summarise what the guests reported.
+
+  results.py mode --name M --dir D [--tree T]
+      Parse one boot: KUnit's KTAP on the console (D/console.log) and the
+      guest tests' KTAP (D/guest.ktap), both with the kernel tree's own
+      kunit_parser (tools/testing/kunit); check that the guest finished and
+      that the console is clean.  Writes D/result.json, prints a summary.
+
+  results.py summary DIR...
+      Add up result.json files and host-side check files (*.ktap) found in
+      the directories and end with one line 'N passed, N failed'.
+"""
+import argparse
+import enum
+import io
+import json
+import os
+import re
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Dict, Iterable, List, Optional
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PATTERNS = os.path.join(REPO, 'tests', 'dmesg-patterns')
+# Benign lines that the dmesg patterns would otherwise catch.
+ALLOWED = re.compile(r'DMA-API: (preallocated|debugging enabled)')
+DIAG = re.compile(r'^\s*# ([a-z_0-9]+): (-?[0-9.]+)\s*$')
+STATUS = re.compile(r'^\s*# status: (.*?)\s*$')
+
+
+class Status(enum.Enum):
+    PASS = 'pass'
+    FAIL = 'fail'
+    SKIP = 'skip'
+
+
+@dataclass
+class Case:
+    name: str
+    status: Status
+    reason: str = ''
+
+
+@dataclass
+class ModeResult:
+    mode: str
+    cases: List[Case] = field(default_factory=list)
+    metrics: Dict[str, float] = field(default_factory=dict)
+    boot: str = ''
+
+    def count(self, status: Status) -> int:
+        return sum(1 for c in self.cases if c.status == status)
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        for c in d['cases']:
+            c['status'] = c['status'].value
+        return json.dumps(d, indent=1)
+
+    @staticmethod
+    def from_json(text: str) -> 'ModeResult':
+        d = json.loads(text)
+        r = ModeResult(d['mode'], metrics=d.get('metrics', {}), boot=d.get('boot', ''))
+        r.cases = [Case(c['name'], Status(c['status']), c.get('reason', '')) for c in d['cases']]
+        return r
+
+
+def load_parser(tree: Optional[str]):
+    """Import the tree's own kunit_parser; its chatter goes to a buffer."""
+    candidates = [tree] if tree else []
+    candidates.append(os.environ.get('KSRC', ''))
+    for t in candidates:
+        path = os.path.join(t or '', 'tools', 'testing', 'kunit')
+        if t and os.path.isfile(os.path.join(path, 'kunit_parser.py')):
+            sys.path.insert(0, path)
+            import kunit_parser  # pylint: disable=import-outside-toplevel
+            import kunit_printer  # pylint: disable=import-outside-toplevel
+            buf = io.StringIO()
+            kunit_parser.stdout = kunit_printer.Printer(buf)
+            return kunit_parser, buf
+    raise SystemExit('results.py: no kernel tree with tools/testing/kunit/kunit_parser.py '
+                     '(give --tree or set KSRC)')
+
+
+def leaves(kp, test, prefix: str) -> Iterable[Case]:
+    """Flatten a kunit_parser Test into its leaf cases."""
+    name = f'{prefix}.{test.name}' if prefix and test.name else (test.name or prefix)
+    if not test.subtests:
+        st = test.status
+        if st == kp.TestStatus.SUCCESS:
+            yield Case(name, Status.PASS)
+        elif st == kp.TestStatus.SKIPPED:
+            yield Case(name, Status.SKIP)
+        elif st == kp.TestStatus.NO_TESTS:
+            return
+        else:
+            why = {kp.TestStatus.TEST_CRASHED: 'crashed (output stopped)',
+                   kp.TestStatus.FAILURE_TO_PARSE_TESTS: 'KTAP could not be parsed'}
+            yield Case(name, Status.FAIL, why.get(st, ''))
+        return
+    for sub in test.subtests:
+        yield from leaves(kp, sub, name)
+    # A plan that promised more subtests than arrived: the rest crashed.
+    if test.expected_count and len(test.subtests) < test.expected_count:
+        yield Case(f'{name}.<missing {test.expected_count - len(test.subtests)} of '
+                   f'{test.expected_count}>', Status.FAIL, 'output stopped before the plan was done')
+
+
+def parse_ktap(kp, lines: List[str], prefix: str) -> List[Case]:
+    test = kp.parse_run_tests(lines)
+    if test.status == kp.TestStatus.FAILURE_TO_PARSE_TESTS:
+        return [Case(f'{prefix}.ktap', Status.FAIL, 'no KTAP output found')]
+    cases = list(leaves(kp, test, prefix))
+    if not cases:
+        return [Case(f'{prefix}.ktap', Status.FAIL, 'KTAP output held no test')]
+    return cases
+
+
+def load_patterns(path: str = PATTERNS) -> List[re.Pattern]:
+    with open(path) as f:
+        return [re.compile(l.rstrip('\n')) for l in f
+                if l.strip() and not l.startswith('#')]
+
+
+def bad_console_lines(lines: Iterable[str], patterns: List[re.Pattern]) -> List[str]:
+    return [l.rstrip() for l in lines
+            if any(p.search(l) for p in patterns) and not ALLOWED.search(l)]
+
+
+def read_lines(path: str) -> List[str]:
+    try:
+        with open(path, errors='backslashreplace') as f:
+            return [l.replace('\r', '') for l in f.read().splitlines()]
+    except FileNotFoundError:
+        return []
+
+
+def read_word(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return ''
+
+
+def check_mode(kp, name: str, d: str) -> ModeResult:
+    res = ModeResult(name, boot=read_word(os.path.join(d, 'boot-info')))
+    console = read_lines(os.path.join(d, 'console.log'))
+    guest = read_lines(os.path.join(d, 'guest.ktap'))
+    vm_status = read_word(os.path.join(d, 'vm-status'))
+
+    # How the guest ended: the last status line wins (vmtest.sh style).
+    status = ''
+    for l in guest:
+        m = STATUS.match(l)
+        if m:
+            status = m.group(1)
+    if vm_status == 'timeout':
+        res.cases.append(Case('guest_finished', Status.FAIL,
+                              'the guest hung and was killed at the timeout'))
+    elif vm_status.startswith('qemu-error'):
+        res.cases.append(Case('guest_finished', Status.FAIL, f'QEMU failed: {vm_status}'))
+    elif status != 'done':
+        panic = next((l for l in console if 'Kernel panic' in l), '')
+        res.cases.append(Case('guest_finished', Status.FAIL,
+                              panic or f'the guest stopped before the end (status: {status or "none"})'))
+    else:
+        res.cases.append(Case('guest_finished', Status.PASS))
+
+    res.cases.extend(parse_ktap(kp, console, 'kunit'))
+    res.cases.extend(parse_ktap(kp, guest, 'guest'))
+
+    bad = bad_console_lines(console, load_patterns())
+    res.cases.append(Case('console_clean', Status.FAIL if bad else Status.PASS,
+                          '; '.join(bad[:3])))
+    for l in guest:
+        m = DIAG.match(l)
+        if m:
+            key, val = m.group(1), float(m.group(2))
+            res.metrics[key] = res.metrics.get(key, 0) + val if key in (
+                'pages', 'zswpout', 'zswpin', 'pswpout', 'pswpin', 'mismatches') else val
+    return res
+
+
+def print_mode(res: ModeResult, out=sys.stdout) -> None:
+    print(f'mode {res.mode}: {res.count(Status.PASS)} passed, {res.count(Status.FAIL)} failed, '
+          f'{res.count(Status.SKIP)} skipped ({res.boot or "no boot info"})', file=out)
+    for c in res.cases:
+        if c.status == Status.FAIL:
+            print(f'  FAIL {c.name}{": " + c.reason if c.reason else ""}', file=out)
+
+
+def cmd_mode(args) -> int:
+    kp, buf = load_parser(args.tree)
+    res = check_mode(kp, args.name, args.dir)
+    with open(os.path.join(args.dir, 'result.json'), 'w') as f:
+        f.write(res.to_json())
+    with open(os.path.join(args.dir, 'kunit-parser.log'), 'w') as f:
+        f.write(buf.getvalue())
+    print_mode(res)
+    return 1 if res.count(Status.FAIL) else 0
+
+
+def host_checks(path: str) -> List[Case]:
+    """Cases from a host-side check file: 'ok N name' / 'not ok N name # why'."""
+    cases = []
+    for l in read_lines(path):
+        m = re.match(r'^(ok|not ok) \d+ (.*?)(?: # (SKIP)?\s*(.*))?$', l)
+        if not m:
+            continue
+        if m.group(3):
+            st = Status.SKIP
+        else:
+            st = Status.PASS if m.group(1) == 'ok' else Status.FAIL
+        cases.append(Case(m.group(2), st, m.group(4) or ''))
+    return cases
+
+
+def fmt(v: Optional[float]) -> str:
+    return '-' if v is None else f'{v:.0f}'
+
+
+def cmd_summary(args) -> int:
+    modes: List[ModeResult] = []
+    checks: Dict[str, List[Case]] = {}
+    for d in args.dirs:
+        for root, _, files in sorted(os.walk(d)):
+            for f in sorted(files):
+                p = os.path.join(root, f)
+                if f == 'result.json':
+                    modes.append(ModeResult.from_json(open(p).read()))
+                elif f.endswith('.ktap') and f != 'guest.ktap':
+                    checks[os.path.relpath(p, d)] = host_checks(p)
+    passed = failed = skipped = 0
+    print('== host-side checks')
+    for name, cases in checks.items():
+        p = sum(c.status == Status.PASS for c in cases)
+        fl = sum(c.status == Status.FAIL for c in cases)
+        s = sum(c.status == Status.SKIP for c in cases)
+        passed, failed, skipped = passed + p, failed + fl, skipped + s
+        print(f'  {name:<28} {p:4} passed {fl:4} failed {s:4} skipped')
+        for c in cases:
+            if c.status == Status.FAIL:
+                print(f'    FAIL {c.name}{": " + c.reason if c.reason else ""}')
+    if modes:
+        print('== boot matrix')
+        print(f'  {"mode":<18}{"result":<8}{"kunit":>9}{"guest":>9}{"pages":>9}'
+              f'{"out p/s":>9}{"in p/s":>9}{"mism.":>7}  boot')
+        for r in modes:
+            def ratio(prefix):
+                cs = [c for c in r.cases if c.name.startswith(prefix)]
+                return f'{sum(c.status == Status.PASS for c in cs)}/{len(cs)}'
+            m = r.metrics
+            print(f'  {r.mode:<18}{"PASS" if not r.count(Status.FAIL) else "FAIL":<8}'
+                  f'{ratio("kunit"):>9}{ratio("guest"):>9}{fmt(m.get("pages")):>9}'
+                  f'{fmt(m.get("swapout_pages_per_s")):>9}{fmt(m.get("swapin_pages_per_s")):>9}'
+                  f'{fmt(m.get("mismatches")):>7}  {r.boot}')
+            passed += r.count(Status.PASS)
+            failed += r.count(Status.FAIL)
+            skipped += r.count(Status.SKIP)
+            for c in r.cases:
+                if c.status == Status.FAIL:
+                    print(f'    FAIL {c.name}{": " + c.reason if c.reason else ""}')
+    if passed + failed == 0:
+        print('no test ran')
+        failed = 1
+    tail = f', {skipped} skipped' if skipped else ''
+    print(f'{passed} passed, {failed} failed{tail}')
+    return 1 if failed else 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest='cmd', required=True)
+    m = sub.add_parser('mode', help='parse one boot')
+    m.add_argument('--name', required=True)
+    m.add_argument('--dir', required=True)
+    m.add_argument('--tree')
+    s = sub.add_parser('summary', help='add up a run')
+    s.add_argument('dirs', nargs='+')
+    args = ap.parse_args(argv)
+    return cmd_mode(args) if args.cmd == 'mode' else cmd_summary(args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
