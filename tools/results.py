@@ -83,9 +83,8 @@ def load_parser(tree: Optional[str]):
                      '(give --tree or set KSRC)')
 
 
-def leaves(kp, test, prefix: str) -> Iterable[Case]:
-    """Flatten a kunit_parser Test into its leaf cases."""
-    name = f'{prefix}.{test.name}' if prefix and test.name else (test.name or prefix)
+def leaves(kp, test, name: str) -> Iterable[Case]:
+    """Flatten a kunit_parser Test into its leaf cases, named NAME.sub.sub."""
     if not test.subtests:
         st = test.status
         if st == kp.TestStatus.SUCCESS:
@@ -99,8 +98,8 @@ def leaves(kp, test, prefix: str) -> Iterable[Case]:
                    kp.TestStatus.FAILURE_TO_PARSE_TESTS: 'KTAP could not be parsed'}
             yield Case(name, Status.FAIL, why.get(st, ''))
         return
-    for sub in test.subtests:
-        yield from leaves(kp, sub, name)
+    for i, sub in enumerate(test.subtests, 1):
+        yield from leaves(kp, sub, f'{name}.{sub.name or f"<case {i}>"}')
     # A plan that promised more subtests than arrived: the rest crashed.
     if test.expected_count and len(test.subtests) < test.expected_count:
         yield Case(f'{name}.<missing {test.expected_count - len(test.subtests)} of '
@@ -111,9 +110,25 @@ def parse_ktap(kp, lines: List[str], prefix: str) -> List[Case]:
     test = kp.parse_run_tests(lines)
     if test.status == kp.TestStatus.FAILURE_TO_PARSE_TESTS:
         return [Case(f'{prefix}.ktap', Status.FAIL, 'no KTAP output found')]
-    cases = list(leaves(kp, test, prefix))
+    # The top level is the document, not a test: its subtests are.
+    cases = list(leaves(kp, test, prefix)) if not test.subtests else [
+        c for i, sub in enumerate(test.subtests, 1)
+        for c in leaves(kp, sub, f'{prefix}.{sub.name or f"<case {i}>"}')]
+    if test.expected_count and len(test.subtests) < test.expected_count:
+        cases.append(Case(f'{prefix}.<missing {test.expected_count - len(test.subtests)} of '
+                          f'{test.expected_count}>', Status.FAIL,
+                          'output stopped before the plan was done'))
     if not cases:
         return [Case(f'{prefix}.ktap', Status.FAIL, 'KTAP output held no test')]
+    # kunit_parser keeps no reason for a failure: take it from the line.
+    reasons = {}
+    for l in lines:
+        m = re.match(r'^\s*not ok \d+ (\S+) # (.*)$', l)
+        if m:
+            reasons[m.group(1)] = m.group(2).strip()
+    for c in cases:
+        if c.status == Status.FAIL and not c.reason:
+            c.reason = reasons.get(c.name.rsplit('.', 1)[-1], '')
     return cases
 
 
