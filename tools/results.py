@@ -232,6 +232,16 @@ def host_checks(path: str) -> List[Case]:
     return cases
 
 
+def mode_order() -> Dict[str, int]:
+    """Mode name -> row number in tests/iommu-modes."""
+    order: Dict[str, int] = {}
+    with open(os.path.join(REPO, 'tests', 'iommu-modes')) as f:
+        for line in f:
+            if line.strip() and not line.startswith('#'):
+                order.setdefault(line.split('|', 1)[0].strip(), len(order))
+    return order
+
+
 def fmt(v: Optional[float]) -> str:
     return '-' if v is None else f'{v:.0f}'
 
@@ -259,6 +269,8 @@ def cmd_summary(args) -> int:
             if c.status == Status.FAIL:
                 print(f'    FAIL {c.name}{": " + c.reason if c.reason else ""}')
     if modes:
+        order = mode_order()
+        modes.sort(key=lambda r: (order.get(r.mode, len(order)), r.mode))
         print('== boot matrix')
         print(f'  {"mode":<18}{"result":<8}{"kunit":>9}{"guest":>9}{"pages":>9}'
               f'{"out p/s":>9}{"in p/s":>9}{"mism.":>7}  boot')
