@@ -213,6 +213,14 @@ class Vm(ToolTest):
         self.assertEqual(cmd[:4], ['timeout', '-k', '10', '42'])
         self.assertIn('sgr.tests=proof,dmesg', self.append_of(cmd))
 
+    def test_kunit_rerun_suites_reach_the_command_line(self):
+        self.write('tests/kunit-rerun', '# comment\nfoo_suite\n\nbar_suite  # why\n')
+        cmd, _ = self.qemu('virtio-iommu')
+        self.assertIn('sgr.kunit_rerun=foo_suite,bar_suite', self.append_of(cmd))
+        self.write('tests/kunit-rerun', '# none\n')
+        cmd, _ = self.qemu('virtio-iommu')
+        self.assertFalse([a for a in self.append_of(cmd) if a.startswith('sgr.kunit_rerun')])
+
     def test_unknown_mode_is_a_usage_error(self):
         p = self.run_tool('vm', '--mode', 'bogus', '--kernel', self.kernel)
         self.assertEqual(p.returncode, 2)
