@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check that every option of a config fragment survived olddefconfig.
+"""Check that every option of config fragments survived olddefconfig.
 
 An option that the tree does not define at all is reported separately: with
 --allow-undefined (used when building an early patch of the series, before
@@ -70,13 +70,16 @@ def check(fragment: Dict[str, str], config: Dict[str, str],
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument('fragment')
+    ap.add_argument('fragments', nargs='+', metavar='fragment',
+                    help='fragments in merge order (later ones win)')
     ap.add_argument('config', help='the .config after olddefconfig')
     ap.add_argument('--tree', help='kernel source tree, to tell undefined options apart')
     ap.add_argument('--allow-undefined', action='store_true')
     args = ap.parse_args(argv)
-    with open(args.fragment) as f:
-        frag = parse_config(f)
+    frag: Dict[str, str] = {}
+    for path in args.fragments:
+        with open(path) as f:
+            frag.update(parse_config(f))
     with open(args.config) as f:
         conf = parse_config(f)
     defined = kconfig_symbols(args.tree) if args.tree else None

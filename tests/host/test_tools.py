@@ -137,6 +137,14 @@ class Build(ToolTest):
         self.assertIn('bzImage', makes[2])
         self.assertTrue(any(a == 'CC=ccache gcc' for a in makes[2]))
 
+    def test_fragments_merge_in_order(self):
+        off = self.write('off.config', '# CONFIG_DMA_REUSE_CACHE is not set\n')
+        p = self.run_tool('build', '--tree', self.tree, '--fragment',
+                          os.path.join(self.repo, 'kernel-config'), '--fragment', off,
+                          dry=True, ok=True)
+        merge = [c for c in commands(p.stderr) if any('merge_config.sh' in w for w in c)]
+        self.assertEqual(merge[0][-2:], [os.path.join(self.repo, 'kernel-config'), off])
+
     def test_arm64_cross_build_uses_the_cross_compiler(self):
         p = self.run_tool('build', '--tree', self.tree, '--arch', 'arm64', dry=True, ok=True)
         makes = [c for c in commands(p.stderr) if c[0] == 'make']
