@@ -88,7 +88,12 @@ def main(argv=None) -> int:
         if p.undefined and args.allow_undefined:
             print(f'note: {p.option} is not defined by this tree yet', file=sys.stderr)
             continue
-        why = 'not defined by this tree' if p.undefined else 'dropped by olddefconfig (a dependency is missing?)'
+        if p.undefined:
+            why = 'not defined by this tree'
+        elif p.wanted == 'n':
+            why = 'still set after olddefconfig (selected by another option?)'
+        else:
+            why = 'changed by olddefconfig (a dependency is missing?)'
         print(f'error: {p.option}: fragment wants {p.wanted}, .config has {p.got}: {why}',
               file=sys.stderr)
         rc = 1

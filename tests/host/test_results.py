@@ -56,6 +56,14 @@ class RecordedBoots(unittest.TestCase):
         self.assertEqual(res.metrics.get('mismatches'), 0)
         self.assertGreater(res.metrics.get('pages', 0), 0)
 
+    def test_interleaved_console_and_second_ktap_document(self):
+        p, res, cases = self.check('interleaved')
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        kunit = [c for c in res.cases if c.name.startswith('kunit.dma_reuse_cache.')]
+        self.assertEqual(len(kunit), 19)
+        self.assertIn('guest.kunit_rerun_dma_reuse_cache_iommu.dma_reuse_cache_iommu.'
+                      'dma_reuse_test_iommu_translation.owner stop', cases)
+
     def test_failed_guest_test(self):
         p, res, cases = self.check('fail')
         self.assertEqual(p.returncode, 1)
