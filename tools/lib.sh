@@ -75,6 +75,15 @@ require_kernel_tree() {
 	fi
 }
 
+# base_rev: where the series starts: HEAD of KSRC, else the pinned base tag.
+base_rev() {
+	if [ -n "${KSRC:-}" ]; then
+		git -C "$KSRC" rev-parse HEAD
+	else
+		echo "$BASE_TAG"
+	fi
+}
+
 # series_patches: the patch names listed in series, in order.
 series_patches() {
 	sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^[[:space:]]*$/d' "$REPO_DIR/series" | awk '{print $1}'
