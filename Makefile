@@ -1,9 +1,10 @@
 # Entry points; the work is done by tools/ (see README.md).
 #   make demo    build, boot VT-d strict, run zswap stress and the benchmark
 #   make check   every test: host tests, series, checkpatch, builds, boot matrix
+#   make stress  the soak: every mode, 1 GiB through zswap under teardown loops
 #   make test-host   only the host-side tests of the tools (seconds)
 
-.PHONY: all demo check test-host deps base apply build initramfs export help
+.PHONY: all demo check stress test-host deps base apply build initramfs export help
 
 all: help
 
@@ -18,6 +19,9 @@ demo:
 
 check:
 	tools/check
+
+stress:
+	tools/check --stress
 
 test-host:
 	python3 tests/host/run.py
