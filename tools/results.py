@@ -5,7 +5,10 @@
       Parse one boot: KUnit's KTAP on the console (D/console.log) and the
       guest tests' KTAP (D/guest.ktap), both with the kernel tree's own
       kunit_parser (tools/testing/kunit); check that the guest finished and
-      that the console is clean.  Writes D/result.json, prints a summary.
+      that the console is clean.  With a QEMU trace (tools/vm --trace auto:
+      D/qemu-trace.log and D/guest-times), also what the IOMMU saw of the
+      iotlb test's phases (tools/iotlb.py).  Writes D/result.json, prints a
+      summary.
 
   results.py summary DIR...
       Add up result.json files and host-side check files (*.ktap) found in
@@ -195,6 +198,28 @@ def boot_time(console: List[str]) -> List[str]:
     return [l for l in console[:end] if l[:1].isspace() or KTAP_TOP.match(l)]
 
 
+IOTLB_RESULT = re.compile(r'^(ok|not ok) \d+ iotlb_counts(?: # (SKIP)?\s*(.*))?$')
+
+
+def check_iotlb(d: str, guest: List[str], res: ModeResult) -> None:
+    """The host's verdict on the guest's iotlb phases, from QEMU's trace."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import iotlb  # pylint: disable=import-outside-toplevel
+    names = ('iotlb.buffer_events_marking_on', 'iotlb.folio_side_only_marking_on')
+    reported = [m for m in map(IOTLB_RESULT.match, guest) if m]
+    if reported and reported[-1].group(2):
+        res.cases.extend(Case(n, Status.SKIP, reported[-1].group(3) or '') for n in names)
+        return
+    if not reported:
+        res.cases.extend(Case(n, Status.FAIL, 'traced, but the guest reported no iotlb_counts '
+                              '(is iotlb in --tests?)') for n in names)
+        return
+    rep = iotlb.analyse(d)
+    for n, ok, why in iotlb.verdict(rep):
+        res.cases.append(Case(n, Status.PASS if ok else Status.FAIL, why))
+    res.metrics.update(iotlb.metrics(rep))
+
+
 def check_mode(kp, name: str, d: str) -> ModeResult:
     res = ModeResult(name, boot=read_word(os.path.join(d, 'boot-info')))
     console = read_lines(os.path.join(d, 'console.log'))
@@ -231,6 +256,8 @@ def check_mode(kp, name: str, d: str) -> ModeResult:
             key, val = m.group(1), float(m.group(2))
             res.metrics[key] = res.metrics.get(key, 0) + val if key in (
                 'pages', 'zswpout', 'zswpin', 'pswpout', 'pswpin', 'mismatches') else val
+    if all(os.path.isfile(os.path.join(d, f)) for f in ('qemu-trace.log', 'guest-times')):
+        check_iotlb(d, guest, res)
     return res
 
 
