@@ -363,6 +363,18 @@ def cmd_summary(args) -> int:
             for c in r.cases:
                 if c.status == Status.FAIL:
                     print(f'    FAIL {c.name}{": " + c.reason if c.reason else ""}')
+    traced = [r for r in modes if 'iotlb_requests_on' in r.metrics]
+    if traced:
+        print('== IOMMU work per zswap request, counted on the host (QEMU trace events)')
+        print(f'  {"mode":<24}{"marking":<9}{"requests":>9}{"events":>8}{"per req":>9}'
+              f'{"on buffer":>10}')
+        for r in traced:
+            for ph in ('on', 'off'):
+                m = r.metrics
+                print(f'  {r.mode:<24}{ph:<9}{fmt(m.get("iotlb_requests_" + ph)):>9}'
+                      f'{fmt(m.get("iotlb_events_" + ph)):>8}'
+                      f'{m.get("iotlb_events_per_request_" + ph, "-"):>9}'
+                      f'{fmt(m.get("iotlb_buffer_events_" + ph)):>10}')
     if passed + failed == 0:
         print('no test ran')
         failed = 1
