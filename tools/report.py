@@ -114,7 +114,8 @@ def log2_histogram(buckets: List[Dict]) -> List[Tuple[int, int, int]]:
 
 def print_histogram(title: str, rows: List[Tuple[int, int, int]], out) -> None:
     total = max((c for _, _, c in rows), default=0)
-    print(f'  {title}', file=out)
+    if title:
+        print(f'  {title}', file=out)
     print(f'  {"nsecs":>21}     : {"count":<9} distribution', file=out)
     for lo, hi, c in rows:
         bar = '*' * (round(40 * c / total) if total else 0)
@@ -146,7 +147,8 @@ def plot(run: str, mode: str, hists: List[Dict]) -> Optional[str]:
     png = os.path.join(run, f'hist-{mode}.png')
     plots = ', '.join(f"'{data}' index {i} using 1:2 with linespoints title '{t}'"
                       for i, t in enumerate(series))
-    script = (f"set terminal png size 1000,600; set output '{png}';"
+    script = (f"set terminal png size 1000,600 noenhanced; set output '{png}';"
+              "set format x '%.0f'; set xtics rotate by -45;"
               f"set title 'dma_map_benchmark, {mode}, 8 KiB, 1 thread (QEMU TCG guest)';"
               "set logscale x 2; set logscale y 10; set xlabel 'latency (ns, log2 bucket)';"
               f"set ylabel 'requests'; set key outside; plot {plots}")
