@@ -23,6 +23,9 @@ import subprocess
 import sys
 from typing import Dict, List, Optional, Tuple
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results import read_word as read  # noqa: E402  pylint: disable=wrong-import-position
+
 KV = re.compile(r'(\w+)=(\S*)')
 METHOD_ORDER = ['single', 'sg', 'bounce', 'reuse']
 METHOD_TEXT = {
@@ -69,14 +72,6 @@ def parse_boot(d: str) -> Dict:
         elif l.startswith('# ZSWAPAB '):
             zswap.append(dict(KV.findall(l)))
     return {'runs': runs, 'hists': hists, 'zswap': zswap}
-
-
-def read(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except FileNotFoundError:
-        return ''
 
 
 def per_request(r: Dict) -> Optional[float]:
@@ -346,14 +341,20 @@ def iotlb_table(run: str, modes: List[str], out) -> None:
                   f'{met.get("iotlb_buffer_events_" + ph, "-"):>14}', file=out)
 
 
-def write_raw(run: str, modes: List[str], boots: Dict) -> None:
-    keys = sorted({k for b in boots.values() for r in b['runs'] for k in r})
-    with open(os.path.join(run, 'results.csv'), 'w', newline='') as f:
+def write_keyed_csv(path: str, modes: List[str], boots: Dict, part: str) -> None:
+    """One row per key=value record of boots[mode][part], a column per key."""
+    keys = sorted({k for b in boots.values() for r in b[part] for k in r})
+    with open(path, 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(['iommu_mode'] + keys)
         for m in modes:
-            for r in boots[m]['runs']:
+            for r in boots[m][part]:
                 w.writerow([m] + [r.get(k, '') for k in keys])
+
+
+def write_raw(run: str, modes: List[str], boots: Dict) -> None:
+    write_keyed_csv(os.path.join(run, 'results.csv'), modes, boots, 'runs')
+    write_keyed_csv(os.path.join(run, 'zswap.csv'), modes, boots, 'zswap')
     with open(os.path.join(run, 'hist.csv'), 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(['iommu_mode', 'method', 'granule', 'threads', 'side', 'lo_ns', 'hi_ns', 'count'])
@@ -361,13 +362,6 @@ def write_raw(run: str, modes: List[str], boots: Dict) -> None:
             for h in boots[m]['hists']:
                 w.writerow([m, h['method'], h['granule'], h['threads'], h['side'],
                             h['lo'], h['hi'], h['count']])
-    zkeys = sorted({k for b in boots.values() for z in b['zswap'] for k in z})
-    with open(os.path.join(run, 'zswap.csv'), 'w', newline='') as f:
-        w = csv.writer(f)
-        w.writerow(['iommu_mode'] + zkeys)
-        for m in modes:
-            for z in boots[m]['zswap']:
-                w.writerow([m] + [z.get(k, '') for k in zkeys])
     with open(os.path.join(run, 'results.json'), 'w') as f:
         json.dump({'setup': read(os.path.join(run, 'setup.txt')),
                    'modes': {m: dict(boots[m], qemu=read(os.path.join(run, 'boot', m, 'qemu-cmdline')))
