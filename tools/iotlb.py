@@ -1,78 +1,74 @@
 #!/usr/bin/env python3
-"""Count what the emulated IOMMU saw of zswap's traffic, per phase.
+"""Count what the emulated IOMMU saw of zswap's traffic, per phase, from
+one ordered stream: QEMU's trace log.
 
   iotlb.py RUN_DIR
       Print a table: per phase of the guest's iotlb test (reuse_dma_buffer
-      on, off), the IOMMU events of the test device's domain, those on the
-      reused buffer's IOVAs, the lz4-dmatest requests and events per
-      request.  Exit status 1 if the run's verdict fails (see verdict()).
+      on, off), the IOMMU events in the test device's domain, those on the
+      IOVAs the cache served, the lz4-dmatest requests and events per
+      request.  Exit status 1 if the run's verdict fails (see verdict()),
+      2 if RUN_DIR has no trace.
 
-  iotlb.py trim RUN_DIR [--margin SEC]
-      Run by tools/vm after the boot: keep only the trace lines from
-      --margin seconds (default 10) before the first phase marker to as
-      long after the last (a whole boot's trace is tens of MB); a run
-      without markers is left as it is.
+  iotlb.py trim RUN_DIR
+      Run by tools/vm after the boot: keep the domain attach/detach events
+      and the lines from the first guest marker to the last (a whole boot's
+      trace is tens of MB); a trace without markers is left as it is.
 
-  iotlb.py watch --ktap FILE --out FILE [--timeout SEC]
-      Started by tools/vm --trace: poll FILE (the guest's KTAP port) every
-      20 ms and append each new '# iotlb-' line to --out as
-      '<host wall-clock seconds> <line>'.  Exits when its parent does, or
-      after --timeout.
+Input: RUN_DIR/qemu-trace.log (tools/vm --trace auto), QEMU's "log" trace
+backend, one event per line ('event args', or 'TID@SECONDS:event args'
+with -msg timestamp=on; the time is not used).  Only the order of the
+lines matters: QEMU writes each event when it happens, and the guest
+writes a marker only after the work before it has completed.
 
-Inputs in RUN_DIR, written by tools/vm --trace auto:
+The guest's markers (tests/guest/sgr_mark.c) are 32-bit writes to offset
+0x3c of the PCI configuration space of the marker device (00:13.0), which
+QEMU traces as 'pci_cfg_write pci-testdev 00:13.0 @0x3c <- 0xVALUE'; the
+value is (tag << 24) | payload:
 
-  qemu-trace.log  QEMU's "log" trace backend with -msg timestamp=on, one
-                  event per line: 'TID@SECONDS.MICROS:EVENT ARGS'.  The time
-                  is gettimeofday(), the host's wall clock (CLOCK_REALTIME),
-                  the same clock as the watcher's time.time().
-  guest-times     the watcher's lines: '<seconds> # iotlb-phase on begin',
-                  '<seconds> # iotlb-iova on 0x...', ...
+  0x53 phase begin, 0x45 phase end   payload 1 = on, 2 = off
+  0x44 the test device's VT-d domain id
+  0x4c, 0x48                         an IOVA the cache served: bits 0..23
+                                     and 24..47 of IOVA >> 12; the 0x48
+                                     write completes it
 
-Events counted (both are requests the IOMMU must serve synchronously in a
-strict domain):
+The test device's domain: for virtio-iommu the domain its endpoint
+(00:11.0, endpoint id 0x88) was last attached to (virtio_iommu_attach);
+for VT-d the guest's domain marker, read from the context table.
+
+Events counted, in that domain only (both are requests the IOMMU serves
+synchronously in a strict domain):
 
   VT-d           vtd_inv_desc_iotlb_pages (domain, addr, mask = log2 of the
-                 pages), and the domain-wide or global IOTLB invalidations,
+                 pages), and domain-wide or global IOTLB invalidations,
                  which cover every IOVA of their domain(s);
   virtio-iommu   virtio_iommu_map / virtio_iommu_unmap (domain, virt_start,
                  virt_end inclusive).
-
-An event is the buffer's if its range covers one of the IOVAs the guest
-listed (the last ones the cache served).  The test device's domain is the
-one whose events cover those IOVAs most often in the "off" phase, where the
-buffer is mapped and unmapped per request; IOVA spaces are per domain, so
-the other devices' (the swap disk's) events are not counted.
 """
 import argparse
+import gzip
 import os
 import re
 import sys
-import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 PAGE = 4096
 PHASES = ('on', 'off')
-# 'TID@SEC.USEC:event args' (-msg timestamp=on); without the timestamp the
-# line is just 'event args' and cannot be placed in a phase.
-TRACE_LINE = re.compile(r'^(?:\d+)@(\d+\.\d+):(\w+)(?: (.*))?$')
+PHASE_CODE = {1: 'on', 2: 'off'}
+MARKER_SLOT, MARKER_OFFSET = 0x13, 0x3c
+TESTDEV_ENDPOINT = 0x11 << 3          # bus 0, slot 0x11, function 0
+TAG_BEGIN, TAG_END, TAG_DOMAIN, TAG_IOVA_LO, TAG_IOVA_HI = 0x53, 0x45, 0x44, 0x4c, 0x48
+
+TRACE_LINE = re.compile(r'^(?:\d+@\d+\.\d+:)?(\w+)(?: (.*))?$')
+CFG_WRITE = re.compile(r'^\S+ ([0-9a-f]+):([0-9a-f]+)\.([0-9a-f]+) @0x([0-9a-f]+) <- 0x([0-9a-f]+)$')
 VTD_PAGES = re.compile(r'domain 0x([0-9a-f]+) addr 0x([0-9a-f]+) mask 0x([0-9a-f]+)')
 VTD_DOMAIN = re.compile(r'domain 0x([0-9a-f]+)')
 VIRTIO_RANGE = re.compile(r'domain=(\d+) virt_start=0x([0-9a-f]+) virt_end=0x([0-9a-f]+)')
-GUEST_LINE = re.compile(r'^(\d+(?:\.\d+)?) # iotlb-(\S+) (on|off)(?: (.*?))?\s*$')
-
-# The QEMU trace events per IOMMU device (tools/vm --trace auto).
-EVENTS = {
-    'intel-iommu': ['vtd_inv_desc_iotlb_*'],
-    'virtio-iommu-pci': ['virtio_iommu_map', 'virtio_iommu_unmap',
-                         'virtio_iommu_attach', 'virtio_iommu_detach'],
-}
+VIRTIO_ATTACH = re.compile(r'domain=(\d+) endpoint=(\d+)')
 
 
 @dataclass
 class Event:
-    t: float
     name: str
     domain: Optional[int]      # None: every domain (global invalidation)
     start: Optional[int]       # None: the whole domain
@@ -82,77 +78,45 @@ class Event:
         return self.start is None or self.start <= iova <= self.end
 
 
-def parse_event(line: str) -> Optional[Event]:
-    """One counted IOMMU event from a trace line, else None."""
+@dataclass
+class Marker:
+    tag: int
+    payload: int
+
+
+def parse_line(line: str):
+    """An Event, a Marker, ('attach'|'detach', domain, endpoint), or None."""
     m = TRACE_LINE.match(line.strip())
     if not m:
         return None
-    t, name, args = float(m.group(1)), m.group(2), m.group(3) or ''
+    name, args = m.group(1), m.group(2) or ''
+    if name == 'pci_cfg_write':
+        a = CFG_WRITE.match(args)
+        if a and int(a.group(2), 16) == MARKER_SLOT and int(a.group(4), 16) == MARKER_OFFSET:
+            v = int(a.group(5), 16)
+            return Marker(v >> 24, v & 0xffffff)
+        return None
     if name in ('vtd_inv_desc_iotlb_pages', 'vtd_inv_desc_iotlb_pasid_pages'):
         a = VTD_PAGES.search(args)
         if not a:
             return None
         start = int(a.group(2), 16) & ~(PAGE - 1)
-        return Event(t, name, int(a.group(1), 16), start,
-                     start + (PAGE << int(a.group(3), 16)) - 1)
+        return Event(name, int(a.group(1), 16), start, start + (PAGE << int(a.group(3), 16)) - 1)
     if name in ('vtd_inv_desc_iotlb_domain', 'vtd_inv_desc_iotlb_pasid'):
         a = VTD_DOMAIN.search(args)
-        return Event(t, name, int(a.group(1), 16), None, None) if a else None
+        return Event(name, int(a.group(1), 16), None, None) if a else None
     if name == 'vtd_inv_desc_iotlb_global':
-        return Event(t, name, None, None, None)
+        return Event(name, None, None, None)
     if name in ('virtio_iommu_map', 'virtio_iommu_unmap'):
         a = VIRTIO_RANGE.search(args)
         if not a:
             return None
-        return Event(t, name, int(a.group(1)), int(a.group(2), 16), int(a.group(3), 16))
+        return Event(name, int(a.group(1)), int(a.group(2), 16), int(a.group(3), 16))
+    if name in ('virtio_iommu_attach', 'virtio_iommu_detach'):
+        a = VIRTIO_ATTACH.search(args)
+        if a:
+            return (name[len('virtio_iommu_'):], int(a.group(1)), int(a.group(2)))
     return None
-
-
-def read_trace(path: str) -> Tuple[List[Event], int]:
-    """The counted events, and the number of trace lines without a usable
-    timestamp (a log written without -msg timestamp=on)."""
-    events, untimed = [], 0
-    with open(path, errors='replace') as f:
-        for line in f:
-            if TRACE_LINE.match(line.strip()):
-                ev = parse_event(line)
-                if ev:
-                    events.append(ev)
-            elif line.strip() and not line.startswith(('qemu-system', 'warning')):
-                untimed += 1
-    return events, untimed
-
-
-@dataclass
-class Phase:
-    name: str
-    begin: Optional[float] = None
-    end: Optional[float] = None
-    requests: Optional[int] = None
-    iovas: List[int] = field(default_factory=list)
-
-
-def read_guest_times(path: str) -> Dict[str, Phase]:
-    phases = {p: Phase(p) for p in PHASES}
-    with open(path, errors='replace') as f:
-        for line in f:
-            m = GUEST_LINE.match(line.strip())
-            if not m:
-                continue
-            t, kind, ph, rest = float(m.group(1)), m.group(2), m.group(3), m.group(4) or ''
-            p = phases[ph]
-            if kind == 'phase' and rest == 'begin':
-                p.begin = t
-            elif kind == 'phase' and rest == 'end':
-                p.end = t
-            elif kind == 'requests' and rest.isdigit():
-                p.requests = int(rest)
-            elif kind == 'iova':
-                try:
-                    p.iovas.append(int(rest, 16) & ~(PAGE - 1))
-                except ValueError:
-                    pass
-    return phases
 
 
 @dataclass
@@ -160,11 +124,10 @@ class Counts:
     phase: str
     requests: int = 0
     events: int = 0            # in the device's domain
-    buffer_events: int = 0     # of those, on the buffer's IOVAs
+    buffer_events: int = 0     # of those, on the IOVAs the cache served
     other_domains: int = 0     # the other devices' events in the phase
-    multipage: int = 0         # events on more than one page (informative:
-    #                            zswap's buffer is two pages, a folio page one)
-    seconds: float = 0.0
+    multipage: int = 0         # events on more than one page (informative)
+    seen: bool = False         # both markers of the phase were in the stream
 
     @property
     def per_request(self) -> Optional[float]:
@@ -176,61 +139,135 @@ class Report:
     counts: Dict[str, Counts]
     domain: Optional[int]
     iovas: List[int]
-    problems: List[str]
+    after_on_buffer_events: int   # events on the served IOVAs after the on phase
+    problems: List[str] = field(default_factory=list)
 
 
-def in_domain(ev: Event, dom: Optional[int]) -> bool:
-    return dom is None or ev.domain is None or ev.domain == dom
+def read_requests(ktap: str) -> Dict[str, int]:
+    """'# iotlb-requests PHASE N' lines of the guest's KTAP."""
+    out: Dict[str, int] = {}
+    try:
+        with open(ktap, errors='replace') as f:
+            for line in f:
+                m = re.match(r'^\s*# iotlb-requests (on|off) (\d+)\s*$', line)
+                if m:
+                    out[m.group(1)] = int(m.group(2))
+    except FileNotFoundError:
+        pass
+    return out
 
 
-def count(events: List[Event], phases: Dict[str, Phase]) -> Report:
-    problems = []
-    for p in phases.values():
-        if p.begin is None or p.end is None:
-            problems.append(f'phase {p.name}: no begin/end marker in guest-times')
-        elif p.end <= p.begin:
-            problems.append(f'phase {p.name}: ends before it begins')
-        if p.requests is None:
-            problems.append(f'phase {p.name}: the guest reported no request count')
-    iovas = sorted({i for p in phases.values() for i in p.iovas})
-    if not iovas:
-        problems.append('the guest listed no buffer IOVA (served_iovas empty)')
-    inside = {}
-    for name, p in phases.items():
-        inside[name] = [] if p.begin is None or p.end is None else \
-            [e for e in events if p.begin <= e.t <= p.end]
-
-    def is_buffer(e):
-        return any(e.covers(i) for i in iovas)
-
-    # The device's domain: where the off phase's buffer events are.
-    votes = Counter(e.domain for e in inside['off']
-                    if e.domain is not None and e.start is not None and is_buffer(e))
-    domain = votes.most_common(1)[0][0] if votes else None
-    counts = {}
-    for name, p in phases.items():
-        c = Counts(name, requests=p.requests or 0)
-        if p.begin is not None and p.end is not None:
-            c.seconds = p.end - p.begin
-        for e in inside[name]:
-            if in_domain(e, domain):
-                c.events += 1
-                c.buffer_events += is_buffer(e)
-                c.multipage += e.start is not None and e.end - e.start >= PAGE
+def count(lines, requests: Dict[str, int]) -> Report:
+    """Walk the trace in order: markers open and close phases; the events
+    of the test device's domain inside a phase are that phase's."""
+    counts = {p: Counts(p, requests=requests.get(p, 0)) for p in PHASES}
+    problems: List[str] = []
+    attached: Dict[int, int] = {}         # virtio-iommu endpoint -> domain
+    vtd_domain: Optional[int] = None
+    iovas: List[int] = []
+    lo: Optional[int] = None
+    phase: Optional[str] = None
+    begun: Dict[str, bool] = {}
+    ended: Dict[str, bool] = {}
+    pending: List[Tuple[str, Event]] = []   # (phase or 'after-on', event)
+    domain_at: Dict[str, Optional[int]] = {}
+    for line in lines:
+        item = parse_line(line)
+        if item is None:
+            continue
+        if isinstance(item, tuple):
+            kind, dom, ep = item
+            if kind == 'attach':
+                attached[ep] = dom
+            elif attached.get(ep) == dom:
+                del attached[ep]
+            continue
+        if isinstance(item, Marker):
+            if item.tag in (TAG_BEGIN, TAG_END):
+                name = PHASE_CODE.get(item.payload)
+                if name is None:
+                    problems.append(f'marker with unknown phase code {item.payload}')
+                elif item.tag == TAG_BEGIN:
+                    if phase is not None:
+                        problems.append(f'phase {name} begins inside phase {phase}')
+                    phase, begun[name] = name, True
+                    domain_at[name] = vtd_domain if vtd_domain is not None \
+                        else attached.get(TESTDEV_ENDPOINT)
+                else:
+                    if phase != name:
+                        problems.append(f'phase {name} ends but {phase or "none"} is open')
+                    ended[name] = True
+                    phase = None
+            elif item.tag == TAG_DOMAIN:
+                vtd_domain = item.payload
+            elif item.tag == TAG_IOVA_LO:
+                lo = item.payload
+            elif item.tag == TAG_IOVA_HI:
+                if lo is None:
+                    problems.append('IOVA marker: high half without a low half')
+                else:
+                    iovas.append(((item.payload << 24) | lo) << 12)
+                    if phase != 'on':
+                        problems.append(f'served IOVA listed outside the on phase '
+                                        f'({phase or "between phases"})')
+                    lo = None
             else:
-                c.other_domains += 1
-        counts[name] = c
-    return Report(counts, domain, iovas, problems)
+                problems.append(f'unknown marker tag {item.tag:#x}')
+            continue
+        if phase is not None:
+            pending.append((phase, item))
+        elif ended.get('on'):
+            pending.append(('after-on', item))
+    for p in PHASES:
+        if not begun.get(p) or not ended.get(p):
+            problems.append(f'phase {p}: no begin/end marker in the trace')
+        counts[p].seen = bool(begun.get(p) and ended.get(p))
+        if p not in requests:
+            problems.append(f'phase {p}: the guest reported no request count')
+    domain = domain_at.get('on')
+    if domain is None:
+        problems.append("the test device's domain is unknown (no VT-d domain marker, "
+                        'no virtio-iommu attach of endpoint 0x88)')
+    elif domain_at.get('off') not in (None, domain):
+        problems.append(f'the test device changed domain between the phases '
+                        f'({domain} -> {domain_at["off"]})')
+    if not iovas:
+        problems.append('the guest listed no served IOVA in the on phase')
+    after_on = 0
+    for where, e in pending:
+        mine = e.domain is None or e.domain == domain
+        on_buffer = mine and any(e.covers(i) for i in iovas)
+        if where == 'after-on' or where == 'off':
+            after_on += on_buffer
+        if where == 'after-on':
+            continue
+        c = counts[where]
+        if mine:
+            c.events += 1
+            c.buffer_events += on_buffer
+            c.multipage += e.start is not None and e.end - e.start >= PAGE
+        else:
+            c.other_domains += 1
+    return Report(counts, domain, sorted(set(iovas)), after_on, problems)
+
+
+def trace_path(run_dir: str) -> Optional[str]:
+    """RUN_DIR's trace: qemu-trace.log, or a gzipped copy of it."""
+    for f in ('qemu-trace.log', 'qemu-trace.log.gz'):
+        if os.path.isfile(os.path.join(run_dir, f)):
+            return os.path.join(run_dir, f)
+    return None
 
 
 def analyse(run_dir: str) -> Report:
-    trace = os.path.join(run_dir, 'qemu-trace.log')
-    times = os.path.join(run_dir, 'guest-times')
-    events, untimed = read_trace(trace)
-    rep = count(events, read_guest_times(times))
-    if untimed and not events:
-        rep.problems.append(f'{untimed} trace lines without a timestamp (-msg timestamp=on?)')
-    return rep
+    path = trace_path(run_dir)
+    opener = gzip.open if path.endswith('.gz') else open
+    with opener(path, 'rt', errors='replace') as f:
+        return count(f, read_requests(os.path.join(run_dir, 'guest.ktap')))
+
+
+CASES = ('iotlb.buffer_events_marking_on', 'iotlb.buffer_unmapped_after_on',
+         'iotlb.fewer_events_per_request_marking_on')
 
 
 def verdict(rep: Report) -> List[Tuple[str, bool, str]]:
@@ -238,34 +275,34 @@ def verdict(rep: Report) -> List[Tuple[str, bool, str]]:
     on, off = rep.counts['on'], rep.counts['off']
     if rep.problems:
         why = '; '.join(rep.problems)
-        return [('iotlb.buffer_events_marking_on', False, why),
-                ('iotlb.folio_side_only_marking_on', False, why)]
+        return [(c, False, why) for c in CASES]
     out = []
     if on.requests <= 0:
-        out.append(('iotlb.buffer_events_marking_on', False, 'no request in the on phase'))
+        out.append((CASES[0], False, 'no request in the on phase'))
     elif on.buffer_events:
-        out.append(('iotlb.buffer_events_marking_on', False,
-                    f'{on.buffer_events} IOMMU events on the cached buffer IOVAs '
-                    f'with the marking on ({on.requests} requests)'))
+        out.append((CASES[0], False,
+                    f'{on.buffer_events} IOMMU events on the served IOVAs with the marking on '
+                    f'({on.requests} requests)'))
     else:
-        out.append(('iotlb.buffer_events_marking_on', True, ''))
-    if off.buffer_events <= 0:
-        out.append(('iotlb.folio_side_only_marking_on', False,
-                    'no IOMMU event on the buffer IOVAs with the marking off: '
-                    'the attribution does not work'))
-    elif on.per_request is None or off.per_request is None:
-        out.append(('iotlb.folio_side_only_marking_on', False, 'a phase had no request'))
+        out.append((CASES[0], True, ''))
+    if rep.after_on_buffer_events <= 0:
+        out.append((CASES[1], False, 'no IOMMU event on the served IOVAs after the on phase: '
+                    'the cached mappings were never torn down, or the attribution is wrong'))
+    else:
+        out.append((CASES[1], True, ''))
+    if on.per_request is None or off.per_request is None:
+        out.append((CASES[2], False, 'a phase had no request'))
     elif not on.per_request < off.per_request:
-        out.append(('iotlb.folio_side_only_marking_on', False,
+        out.append((CASES[2], False,
                     f'{on.per_request:.2f} events per request with the marking on, '
                     f'not fewer than {off.per_request:.2f} with it off'))
     else:
-        out.append(('iotlb.folio_side_only_marking_on', True, ''))
+        out.append((CASES[2], True, ''))
     return out
 
 
 def metrics(rep: Report) -> Dict[str, float]:
-    m = {}
+    m: Dict[str, float] = {'iotlb_after_on_buffer_events': rep.after_on_buffer_events}
     for ph, c in rep.counts.items():
         m[f'iotlb_requests_{ph}'] = c.requests
         m[f'iotlb_events_{ph}'] = c.events
@@ -279,93 +316,55 @@ def metrics(rep: Report) -> Dict[str, float]:
 
 def print_report(rep: Report, out=sys.stdout) -> None:
     dom = '-' if rep.domain is None else f'{rep.domain:#x}'
-    print(f'device domain {dom}; buffer IOVAs: '
+    print(f'device domain {dom}; served IOVAs: '
           f'{" ".join(f"{i:#x}" for i in rep.iovas) or "-"}', file=out)
-    print(f'{"phase":<6}{"seconds":>8}{"requests":>10}{"events":>9}{"buffer":>8}'
+    print(f'{"phase":<6}{"requests":>10}{"events":>9}{"buffer":>8}'
           f'{"per req":>9}{"2+ pages":>9}{"other dom":>11}', file=out)
     for c in rep.counts.values():
         pr = '-' if c.per_request is None else f'{c.per_request:.3f}'
-        print(f'{c.phase:<6}{c.seconds:>8.1f}{c.requests:>10}{c.events:>9}'
+        print(f'{c.phase:<6}{c.requests:>10}{c.events:>9}'
               f'{c.buffer_events:>8}{pr:>9}{c.multipage:>9}{c.other_domains:>11}', file=out)
+    print(f'events on the served IOVAs after the on phase: {rep.after_on_buffer_events}', file=out)
     for p in rep.problems:
         print(f'problem: {p}', file=out)
     for name, ok, why in verdict(rep):
         print(f'{"PASS" if ok else "FAIL"} {name}{": " + why if why else ""}', file=out)
 
 
-def trim(run_dir: str, margin: float) -> str:
-    """Cut qemu-trace.log down to the phases' window; says what it did."""
+def trim(run_dir: str) -> str:
+    """Cut qemu-trace.log down to the markers' span; says what it did."""
     trace = os.path.join(run_dir, 'qemu-trace.log')
-    phases = read_guest_times(os.path.join(run_dir, 'guest-times'))
-    marks = [t for p in phases.values() for t in (p.begin, p.end) if t is not None]
+    with open(trace, errors='replace') as f:
+        lines = f.readlines()
+    marks = [i for i, l in enumerate(lines) if isinstance(parse_line(l), Marker)]
     if not marks:
-        return 'no iotlb phase markers: trace kept whole'
-    lo, hi = min(marks) - margin, max(marks) + margin
-    kept = total = 0
+        return 'trace: no guest marker: kept whole'
+    first, last = marks[0], marks[-1]
+    kept = [l for i, l in enumerate(lines)
+            if first <= i <= last or isinstance(parse_line(l), tuple)]
     tmp = trace + '.tmp'
-    with open(trace, errors='replace') as f, open(tmp, 'w') as o:
-        for line in f:
-            total += 1
-            m = TRACE_LINE.match(line.strip())
-            if m and lo <= float(m.group(1)) <= hi:
-                o.write(line)
-                kept += 1
+    with open(tmp, 'w') as o:
+        o.writelines(kept)
     os.replace(tmp, trace)
-    return f'kept {kept} of {total} lines (the iotlb phases, {margin:g} s either side)'
-
-
-def watch(ktap: str, out: str, timeout: float, interval: float = 0.02) -> int:
-    """Timestamp the guest's '# iotlb-' lines as they appear in KTAP."""
-    parent = os.getppid()
-    deadline = time.time() + timeout
-    pos, partial = 0, b''
-    with open(out, 'a') as o:
-        while time.time() < deadline and os.getppid() == parent:
-            try:
-                with open(ktap, 'rb') as f:
-                    f.seek(pos)
-                    data = f.read()
-            except FileNotFoundError:
-                data = b''
-            now = time.time()
-            if data:
-                pos += len(data)
-                lines = (partial + data).split(b'\n')
-                partial = lines.pop()
-                for raw in lines:
-                    line = raw.decode(errors='replace').replace('\r', '')
-                    if line.startswith('# iotlb-'):
-                        o.write(f'{now:.6f} {line}\n')
-                o.flush()
-            time.sleep(interval)
-    return 0
+    return f'trace: kept {len(kept)} of {len(lines)} lines (the marked span, and the attaches)'
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == 'watch':
-        ap = argparse.ArgumentParser(prog='iotlb.py watch')
-        ap.add_argument('--ktap', required=True)
-        ap.add_argument('--out', required=True)
-        ap.add_argument('--timeout', type=float, default=3600)
-        a = ap.parse_args(argv[1:])
-        return watch(a.ktap, a.out, a.timeout)
     if argv and argv[0] == 'trim':
         ap = argparse.ArgumentParser(prog='iotlb.py trim')
         ap.add_argument('run_dir')
-        ap.add_argument('--margin', type=float, default=10)
         a = ap.parse_args(argv[1:])
-        print(f'trace: {trim(a.run_dir, a.margin)}')
+        print(trim(a.run_dir))
         return 0
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('run_dir')
     a = ap.parse_args(argv)
-    for f in ('qemu-trace.log', 'guest-times'):
-        if not os.path.isfile(os.path.join(a.run_dir, f)):
-            print(f'iotlb.py: no {f} in {a.run_dir} (boot with tools/vm --trace auto)',
-                  file=sys.stderr)
-            return 2
+    if not trace_path(a.run_dir):
+        print(f'iotlb.py: no qemu-trace.log in {a.run_dir} (boot with tools/vm --trace auto)',
+              file=sys.stderr)
+        return 2
     rep = analyse(a.run_dir)
     print_report(rep)
     return 0 if all(ok for _, ok, _ in verdict(rep)) else 1

@@ -9,15 +9,39 @@ TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$TOOLS_DIR/.." && pwd)
 # shellcheck source=tools/pin.sh
 . "$TOOLS_DIR/pin.sh"
+# The one KTAP writer (ktap_file_open, ktap_file_result, ktap_file_close, ...).
+# shellcheck source=tools/ktap.sh
+. "$TOOLS_DIR/ktap.sh"
 
 SGR_CACHE=${SGR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sg-reuse}
 # Git tags and directory names cannot carry '~'.
 BASE_TAG="debian/${BASE_VERSION//\~/_}"
+# shellcheck disable=SC2034 # used by the tools that source this file
 BASE_DIR="$SGR_CACHE/base-${BASE_VERSION//\~/_}"
 DRY_RUN=${DRY_RUN:-0}
 
+# applied_dir [TREE]: the worktree tools/apply makes for TREE (default: the
+# pinned base): one per tree, so that switching KSRC between trees with one
+# cache never asks a worktree of one repository to check out another's
+# commit.  The pinned base gets $SGR_CACHE/applied; any other tree
+# $SGR_CACHE/applied-<basename>-<first 8 hex of the sha1 of its realpath>.
+applied_dir() {
+	local real
+	if [ -z "${1:-}" ]; then
+		echo "$SGR_CACHE/applied"
+		return
+	fi
+	real=$(realpath -m -- "$1")
+	printf '%s/applied-%s-%s\n' "$SGR_CACHE" "${real##*/}" \
+		"$(printf '%s' "$real" | sha1sum | cut -c1-8)"
+}
+# shellcheck disable=SC2034 # used by the tools that source this file
+APPLIED_DIR=$(applied_dir "${KSRC:-}")
+
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+# die MSG: print MSG and exit 1; DIE_MSG keeps MSG for EXIT traps.
+# shellcheck disable=SC2034 # DIE_MSG is read by the tools' EXIT traps
+die() { DIE_MSG=$*; printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
 usage_error() { printf '%s: %s\n(see %s --help)\n' "${0##*/}" "$*" "${0##*/}" >&2; exit 2; }
 
 # run CMD...: run a command, or print it under DRY_RUN=1.
@@ -67,12 +91,20 @@ require_kernel_tree() {
 	local d=$1
 	[ -n "$d" ] || die "no kernel tree given"
 	[ -d "$d" ] || die "kernel tree $d does not exist"
-	[ -f "$d/Makefile" ] && [ -f "$d/scripts/kconfig/merge_config.sh" ] ||
+	{ [ -f "$d/Makefile" ] && [ -f "$d/scripts/kconfig/merge_config.sh" ]; } ||
 		die "$d does not look like a kernel source tree (no Makefile or scripts/kconfig)"
 	is_git_tree "$d" || die "$d is not the top of a git work tree; run: git -C $d init && git -C $d add -f . && git -C $d commit -m base"
 	if [ -n "$(git -C "$d" status --porcelain --untracked-files=no)" ]; then
 		die "$d has uncommitted changes (git -C $d status); commit or stash them first"
 	fi
+}
+
+# git_common_dir DIR: the real path of the repository (its common git
+# directory) that the work tree DIR belongs to; fails when DIR is none.
+git_common_dir() {
+	local d
+	d=$(git -C "$1" rev-parse --path-format=absolute --git-common-dir 2>/dev/null) || return 1
+	realpath -- "$d"
 }
 
 # base_rev: where the series starts: HEAD of KSRC, else the pinned base tag.

@@ -24,6 +24,7 @@ import sys
 from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import modes as matrix  # noqa: E402  pylint: disable=wrong-import-position
 from results import read_word as read  # noqa: E402  pylint: disable=wrong-import-position
 
 KV = re.compile(r'(\w+)=(\S*)')
@@ -36,8 +37,11 @@ METHOD_TEXT = {
 }
 # The plain path the reuse cache replaces: drivers map scatterlists.
 PLAIN = 'sg'
-STRICT_TARGET_MODES = ('vtd-strict', 'virtio-iommu')
-FLOOR_MODE = 'noiommu'
+MODES = matrix.load()
+# The targets against the IOMMU are taken in the strict modes of the demo
+# set; the floor of the comparison is the matrix's floor mode.
+STRICT_TARGET_MODES = tuple(m.name for m in MODES.values() if m.strict and 'demo' in m.sets)
+FLOOR_MODE = matrix.floor_mode(MODES) or 'noiommu'
 
 
 def num(v: str) -> Optional[float]:
@@ -167,9 +171,7 @@ def main(argv: List[str]) -> int:
         return 1
     modes = sorted(d for d in os.listdir(boot_root)
                    if os.path.isdir(os.path.join(boot_root, d)))
-    order = {m: i for i, m in enumerate(
-        ['vtd-strict', 'vtd-lazy', 'virtio-iommu', 'virtio-iommu-lazy',
-         'passthrough', 'noiommu', 'swiotlb'])}
+    order = matrix.order(MODES)
     modes.sort(key=lambda m: (order.get(m, 99), m))
     boots = {m: parse_boot(os.path.join(boot_root, m)) for m in modes}
     out_path = os.path.join(run, 'report.txt')
@@ -266,6 +268,7 @@ def write_report(run: str, modes: List[str], boots: Dict, out) -> None:
                 print_histogram('', rows, out)
     zswap_table(boots, modes, out)
     iotlb_table(run, modes, out)
+    out_of_line(run, modes, out)
     print('\nAll figures are from QEMU TCG guests (emulated CPU and IOMMU): compare '
           'them with each other, not with hardware.', file=out)
 
@@ -339,6 +342,29 @@ def iotlb_table(run: str, modes: List[str], out) -> None:
                   f'{met.get("iotlb_events_" + ph, "-"):>8}'
                   f'{met.get("iotlb_events_per_request_" + ph, "-"):>12}'
                   f'{met.get("iotlb_buffer_events_" + ph, "-"):>14}', file=out)
+
+
+def out_of_line(run: str, modes: List[str], out) -> None:
+    """Every check of a demo boot that did not hold, loudly.  make demo is a
+    measurement: this is reported, and make check is where it fails."""
+    rows = []
+    for m in modes:
+        p = os.path.join(run, 'boot', m, 'result.json')
+        try:
+            with open(p) as f:
+                cases = json.load(f).get('cases', [])
+        except (OSError, ValueError):
+            rows.append((m, 'boot', 'no result.json: the boot did not finish'))
+            continue
+        rows += [(m, c['name'], c.get('reason', '')) for c in cases if c['status'] == 'fail']
+    print('\n== out of line', file=out)
+    if not rows:
+        print('  nothing: every check of every demo boot held', file=out)
+        return
+    print('  !!! these checks did not hold in this run (reported here; make check fails '
+          'on them) !!!', file=out)
+    for m, name, why in rows:
+        print(f'  !!! {m}: {name}{": " + why if why else ""}', file=out)
 
 
 def write_keyed_csv(path: str, modes: List[str], boots: Dict, part: str) -> None:

@@ -53,6 +53,8 @@ class ModeResult:
     cases: List[Case] = field(default_factory=list)
     metrics: Dict[str, float] = field(default_factory=dict)
     boot: str = ''
+    expected: int = 0           # top-level cases expected: guest plan + KUnit suites
+    seen: int = 0               # of those, how many reported
 
     def count(self, status: Status) -> int:
         return sum(1 for c in self.cases if c.status == status)
@@ -66,75 +68,157 @@ class ModeResult:
     @staticmethod
     def from_json(text: str) -> 'ModeResult':
         d = json.loads(text)
-        r = ModeResult(d['mode'], metrics=d.get('metrics', {}), boot=d.get('boot', ''))
+        r = ModeResult(d['mode'], metrics=d.get('metrics', {}), boot=d.get('boot', ''),
+                       expected=d.get('expected', 0), seen=d.get('seen', 0))
         r.cases = [Case(c['name'], Status(c['status']), c.get('reason', '')) for c in d['cases']]
         return r
 
 
+def default_trees() -> List[str]:
+    """Where a kunit_parser is looked for without --tree: SGR_KUNIT_TREE,
+    KSRC, the applied worktree, the pinned base tree (tools/pin.sh)."""
+    cache = os.environ.get('SGR_CACHE') or os.path.join(
+        os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'), 'sg-reuse')
+    trees = [os.environ.get('SGR_KUNIT_TREE', ''), os.environ.get('KSRC', ''),
+             os.path.join(cache, 'applied')]
+    pin = os.path.join(REPO, 'tools', 'pin.sh')
+    if os.path.isfile(pin):
+        m = re.search(r'^BASE_VERSION=(\S+)', open(pin).read(), re.M)
+        if m:
+            trees.append(os.path.join(cache, 'base-' + m.group(1).replace('~', '_')))
+    return [t for t in trees if t]
+
+
 def load_parser(tree: Optional[str]):
     """Import the tree's own kunit_parser; its chatter goes to a buffer."""
-    candidates = [tree] if tree else []
-    candidates.append(os.environ.get('KSRC', ''))
-    for t in candidates:
-        path = os.path.join(t or '', 'tools', 'testing', 'kunit')
-        if t and os.path.isfile(os.path.join(path, 'kunit_parser.py')):
+    for t in [tree] if tree else default_trees():
+        path = os.path.join(t, 'tools', 'testing', 'kunit')
+        if os.path.isfile(os.path.join(path, 'kunit_parser.py')):
             sys.path.insert(0, path)
             import kunit_parser  # pylint: disable=import-outside-toplevel
             import kunit_printer  # pylint: disable=import-outside-toplevel
             buf = io.StringIO()
             kunit_parser.stdout = kunit_printer.Printer(buf)
             return kunit_parser, buf
-    raise SystemExit('results.py: no kernel tree with tools/testing/kunit/kunit_parser.py '
-                     '(give --tree or set KSRC)')
+    where = tree or ', '.join(default_trees()) or 'nowhere'
+    print(f'results.py: no tools/testing/kunit/kunit_parser.py in {where} '
+          '(give --tree, or set KSRC)', file=sys.stderr)
+    raise SystemExit(2)
 
 
-def leaves(kp, test, name: str) -> Iterable[Case]:
-    """Flatten a kunit_parser Test into its leaf cases, named NAME.sub.sub."""
-    if not test.subtests:
-        st = test.status
-        if st == kp.TestStatus.SUCCESS:
-            yield Case(name, Status.PASS)
-        elif st == kp.TestStatus.SKIPPED:
-            yield Case(name, Status.SKIP)
-        elif st == kp.TestStatus.NO_TESTS:
-            return
-        else:
-            why = {kp.TestStatus.TEST_CRASHED: 'crashed (output stopped)',
-                   kp.TestStatus.FAILURE_TO_PARSE_TESTS: 'KTAP could not be parsed'}
-            yield Case(name, Status.FAIL, why.get(st, ''))
-        return
+class ParseLog:
+    """The parser errors of one parse, with the test each belongs to:
+    kunit_parser counts them (Test.counts.errors) but keeps no message."""
+
+    def __init__(self, kp):
+        self.kp, self.errors = kp, []
+
+    def __enter__(self):
+        orig = self.kp.Test.add_error
+        log = self.errors
+
+        def add_error(test, message):
+            log.append((test.name or '?', message))
+            orig(test, message)
+        self._orig = orig
+        self.kp.Test.add_error = add_error
+        return self
+
+    def __exit__(self, *exc):
+        self.kp.Test.add_error = self._orig
+        return False
+
+
+WHY = {'TEST_CRASHED': 'crashed (output stopped)',
+       'FAILURE_TO_PARSE_TESTS': 'KTAP could not be parsed',
+       'NO_TESTS': 'reported no test'}
+
+
+def cases_of(kp, test, name: str) -> Iterable[Case]:
+    """Every result line of a kunit_parser Test, as cases: its leaves, and
+    each parent's own verdict (a parent's 'not ok' over passing leaves is a
+    failure of its own).  A subtest that never reported (a plan that
+    promised more) is a failure, as is a crashed test."""
+    st = test.status
+    if st == kp.TestStatus.SUCCESS:
+        yield Case(name, Status.PASS)
+    elif st == kp.TestStatus.SKIPPED:
+        yield Case(name, Status.SKIP)
+    else:
+        yield Case(name, Status.FAIL, WHY.get(st.name, ''))
     for i, sub in enumerate(test.subtests, 1):
-        yield from leaves(kp, sub, f'{name}.{sub.name or f"<case {i}>"}')
-    # A plan that promised more subtests than arrived: the rest crashed.
-    if test.expected_count and len(test.subtests) < test.expected_count:
+        yield from cases_of(kp, sub, f'{name}.{sub.name or f"<case {i}: no result line>"}')
+    if test.subtests and test.expected_count and len(test.subtests) < test.expected_count:
         yield Case(f'{name}.<missing {test.expected_count - len(test.subtests)} of '
                    f'{test.expected_count}>', Status.FAIL, 'output stopped before the plan was done')
 
 
 def parse_ktap(kp, lines: List[str], prefix: str) -> List[Case]:
-    test = kp.parse_run_tests(lines)
+    """One KTAP document as cases named PREFIX.name...; the document's own
+    problems (no KTAP at all, a plan not met, a result line that does not
+    name its subtest, a number out of order) are failing cases too."""
+    with ParseLog(kp) as plog:
+        test = kp.parse_run_tests(lines)
     if test.status == kp.TestStatus.FAILURE_TO_PARSE_TESTS:
         return [Case(f'{prefix}.ktap', Status.FAIL, 'no KTAP output found')]
     # The top level is the document, not a test: its subtests are.
-    cases = list(leaves(kp, test, prefix)) if not test.subtests else [
-        c for i, sub in enumerate(test.subtests, 1)
-        for c in leaves(kp, sub, f'{prefix}.{sub.name or f"<case {i}>"}')]
-    if test.expected_count and len(test.subtests) < test.expected_count:
+    cases = [c for i, sub in enumerate(test.subtests, 1)
+             for c in cases_of(kp, sub, f'{prefix}.{sub.name or f"<case {i}: no result line>"}')]
+    if test.expected_count is None:
+        cases.append(Case(f'{prefix}.ktap', Status.FAIL, 'the document has no plan'))
+    elif len(test.subtests) < test.expected_count:
         cases.append(Case(f'{prefix}.<missing {test.expected_count - len(test.subtests)} of '
                           f'{test.expected_count}>', Status.FAIL,
                           'output stopped before the plan was done'))
-    if not cases:
-        return [Case(f'{prefix}.ktap', Status.FAIL, 'KTAP output held no test')]
+    if not test.subtests:
+        cases.append(Case(f'{prefix}.ktap', Status.FAIL, 'KTAP output held no test'))
+    for where, message in plog.errors:
+        if message == '0 tests run!' and not test.subtests:
+            continue
+        cases.append(Case(f'{prefix}.<parse error>', Status.FAIL, f'{where}: {message}'))
     # kunit_parser keeps no reason for a failure: take it from the line.
     reasons = {}
     for l in lines:
-        m = re.match(r'^\s*not ok \d+ (\S+) # (.*)$', l)
+        m = re.match(r'^\s*not ok \d+ (.*?) # (.*)$', l)
         if m:
-            reasons[m.group(1)] = m.group(2).strip()
+            reasons[m.group(1).strip()] = m.group(2).strip()
     for c in cases:
         if c.status == Status.FAIL and not c.reason:
-            c.reason = reasons.get(c.name.rsplit('.', 1)[-1], '')
+            keys = [k for k in reasons if c.name.endswith('.' + k)]
+            if keys:
+                c.reason = reasons[max(keys, key=len)]
     return cases
+
+
+def top_names(cases: List[Case], prefix: str) -> List[str]:
+    """The top-level case names of a document parsed with PREFIX."""
+    return [c.name[len(prefix) + 1:] for c in cases
+            if c.name.startswith(prefix + '.') and '.' not in c.name[len(prefix) + 1:]
+            and not c.name[len(prefix) + 1:].startswith('<')]
+
+
+def check_expected(res: 'ModeResult', expect: Dict, console_cases: List[Case],
+                   guest_cases: List[Case]) -> None:
+    """Every case the boot was expected to report (tools/vm's expect.json)
+    must be there; a case the plan did not name is a failure too."""
+    got = top_names(guest_cases, 'guest')
+    want = expect.get('guest_cases', [])
+    for n in want:
+        if n not in got:
+            res.cases.append(Case(f'guest.{n}', Status.FAIL,
+                                  'expected (tests/guest/plan) but not reported'))
+    for n in got:
+        if n not in want:
+            res.cases.append(Case(f'guest.{n}', Status.FAIL,
+                                  'reported, but tests/guest/plan does not name it'))
+    suites = top_names(console_cases, 'kunit')
+    for s in expect.get('kunit_suites', []):
+        if s not in suites:
+            res.cases.append(Case(f'kunit.{s}', Status.FAIL,
+                                  'built in (tests/kunit-suites) but did not report at boot'))
+    res.expected = len(want) + len(expect.get('kunit_suites', []))
+    res.seen = len([n for n in got if n in want]) + len(
+        [x for x in expect.get('kunit_suites', []) if x in suites])
 
 
 def load_patterns(path: str = PATTERNS) -> List[re.Pattern]:
@@ -205,14 +289,17 @@ def check_iotlb(d: str, guest: List[str], res: ModeResult) -> None:
     """The host's verdict on the guest's iotlb phases, from QEMU's trace."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import iotlb  # pylint: disable=import-outside-toplevel
-    names = ('iotlb.buffer_events_marking_on', 'iotlb.folio_side_only_marking_on')
     reported = [m for m in map(IOTLB_RESULT.match, guest) if m]
     if reported and reported[-1].group(2):
-        res.cases.extend(Case(n, Status.SKIP, reported[-1].group(3) or '') for n in names)
+        res.cases.extend(Case(n, Status.SKIP, reported[-1].group(3) or '') for n in iotlb.CASES)
         return
     if not reported:
         res.cases.extend(Case(n, Status.FAIL, 'traced, but the guest reported no iotlb_counts '
-                              '(is iotlb in --tests?)') for n in names)
+                              '(is iotlb in --tests?)') for n in iotlb.CASES)
+        return
+    if not iotlb.trace_path(d):
+        res.cases.extend(Case(n, Status.FAIL, 'traced, but there is no qemu-trace.log')
+                         for n in iotlb.CASES)
         return
     rep = iotlb.analyse(d)
     for n, ok, why in iotlb.verdict(rep):
@@ -244,12 +331,21 @@ def check_mode(kp, name: str, d: str) -> ModeResult:
     else:
         res.cases.append(Case('guest_finished', Status.PASS))
 
-    if '# kernel: built without KUnit' in guest:
+    expect = read_expect(d)
+    console_cases: List[Case] = []
+    if '# kernel: built without KUnit' in guest and not (expect or {}).get('kunit_suites'):
         # The benchmark kernel: no suite ran at boot, and none should have.
         res.cases.append(Case('kunit', Status.SKIP, 'kernel built without KUnit'))
     else:
-        res.cases.extend(parse_ktap(kp, boot_time(console), 'kunit'))
-    res.cases.extend(parse_ktap(kp, guest, 'guest'))
+        console_cases = parse_ktap(kp, boot_time(console), 'kunit')
+        res.cases.extend(console_cases)
+    guest_cases = parse_ktap(kp, guest, 'guest')
+    res.cases.extend(guest_cases)
+    if expect is None:
+        res.cases.append(Case('expectations', Status.FAIL,
+                              'no expect.json: tools/vm did not record what this boot must report'))
+    else:
+        check_expected(res, expect, console_cases, guest_cases)
 
     bad = bad_console_lines(console, load_patterns())
     res.cases.append(Case('console_clean', Status.FAIL if bad else Status.PASS,
@@ -260,14 +356,23 @@ def check_mode(kp, name: str, d: str) -> ModeResult:
             key, val = m.group(1), float(m.group(2))
             res.metrics[key] = res.metrics.get(key, 0) + val if key in (
                 'pages', 'zswpout', 'zswpin', 'pswpout', 'pswpin', 'mismatches') else val
-    if all(os.path.isfile(os.path.join(d, f)) for f in ('qemu-trace.log', 'guest-times')):
+    if (expect or {}).get('traced'):
         check_iotlb(d, guest, res)
     return res
 
 
+def read_expect(d: str) -> Optional[Dict]:
+    try:
+        with open(os.path.join(d, 'expect.json')) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
 def print_mode(res: ModeResult, out=sys.stdout) -> None:
     print(f'mode {res.mode}: {res.count(Status.PASS)} passed, {res.count(Status.FAIL)} failed, '
-          f'{res.count(Status.SKIP)} skipped ({res.boot or "no boot info"})', file=out)
+          f'{res.count(Status.SKIP)} skipped; {res.seen} of {res.expected} expected top-level '
+          f'cases reported ({res.boot or "no boot info"})', file=out)
     for c in res.cases:
         if c.status == Status.FAIL:
             print(f'  FAIL {c.name}{": " + c.reason if c.reason else ""}', file=out)
@@ -284,29 +389,11 @@ def cmd_mode(args) -> int:
     return 1 if res.count(Status.FAIL) else 0
 
 
-def host_checks(path: str) -> List[Case]:
-    """Cases from a host-side check file: 'ok N name' / 'not ok N name # why'."""
-    cases = []
-    for l in read_lines(path):
-        m = re.match(r'^(ok|not ok) \d+ (.*?)(?: # (SKIP)?\s*(.*))?$', l)
-        if not m:
-            continue
-        if m.group(3):
-            st = Status.SKIP
-        else:
-            st = Status.PASS if m.group(1) == 'ok' else Status.FAIL
-        cases.append(Case(m.group(2), st, m.group(4) or ''))
-    return cases
-
-
 def mode_order() -> Dict[str, int]:
-    """Mode name -> row number in tests/iommu-modes."""
-    order: Dict[str, int] = {}
-    with open(os.path.join(REPO, 'tests', 'iommu-modes')) as f:
-        for line in f:
-            if line.strip() and not line.startswith('#'):
-                order.setdefault(line.split('|', 1)[0].strip(), len(order))
-    return order
+    """Mode name -> its row in tests/iommu-modes (tools/modes.py)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import modes  # pylint: disable=import-outside-toplevel
+    return modes.order(modes.load())
 
 
 def fmt(v: Optional[float]) -> str:
@@ -320,17 +407,56 @@ def hit_rate(m: Dict[str, float]) -> str:
     return f'{100.0 * m["cache_hits"] / m["cache_marked"]:.1f}'
 
 
-def cmd_summary(args) -> int:
-    modes: List[ModeResult] = []
-    checks: Dict[str, List[Case]] = {}
-    for d in args.dirs:
+def find_results(dirs: List[str]):
+    """result.json, expect.json (per boot) and host-side *.ktap files."""
+    results: Dict[str, ModeResult] = {}
+    boots: Dict[str, str] = {}            # label -> boot dir with expect.json
+    checks: Dict[str, str] = {}           # relative path -> file
+    for d in dirs:
         for root, _, files in sorted(os.walk(d)):
             for f in sorted(files):
                 p = os.path.join(root, f)
                 if f == 'result.json':
-                    modes.append(ModeResult.from_json(open(p).read()))
+                    r = ModeResult.from_json(open(p).read())
+                    results[r.mode] = r
+                elif f == 'expect.json' and root != d:
+                    e = read_expect(root) or {}
+                    boots[e.get('label', os.path.basename(root))] = root
                 elif f.endswith('.ktap') and f != 'guest.ktap':
-                    checks[os.path.relpath(p, d)] = host_checks(p)
+                    checks[os.path.relpath(p, d)] = p
+    return results, boots, checks
+
+
+def run_expectations(dirs: List[str]) -> Dict:
+    """The run's expect.json (tools/check, tools/demo): the boots and the
+    host-side documents it must have."""
+    for d in dirs:
+        e = read_expect(d)
+        if e is not None:
+            return e
+    return {}
+
+
+def cmd_summary(args) -> int:
+    kp, buf = load_parser(args.tree)
+    results, boots, check_files = find_results(args.dirs)
+    expect = run_expectations(args.dirs)
+    checks: Dict[str, List[Case]] = {}
+    for rel, path in check_files.items():
+        checks[rel] = parse_ktap(kp, read_lines(path), os.path.splitext(os.path.basename(rel))[0])
+    for stage in expect.get('stages', []):
+        if stage not in checks:
+            checks[stage] = [Case(stage, Status.FAIL, 'the stage wrote no KTAP document '
+                                  '(it did not run, or died before the end)')]
+    modes = list(results.values())
+    for label in expect.get('boots', []):
+        if label in results:
+            continue
+        why = ('the boot started but wrote no result (tools/vm or results.py died)'
+               if label in boots else 'the boot never started')
+        modes.append(ModeResult(label, [Case('boot', Status.FAIL, why)]))
+    if args.debug_parser:
+        sys.stderr.write(buf.getvalue())
     passed = failed = skipped = 0
     print('== host-side checks')
     for name, cases in checks.items():
@@ -346,7 +472,7 @@ def cmd_summary(args) -> int:
         order = mode_order()
         modes.sort(key=lambda r: (order.get(r.mode, len(order)), r.mode))
         print('== boot matrix')
-        print(f'  {"mode":<24}{"result":<8}{"kunit":>9}{"guest":>9}{"pages":>9}'
+        print(f'  {"mode":<24}{"result":<8}{"seen/exp":>9}{"kunit":>9}{"guest":>9}{"pages":>9}'
               f'{"out p/s":>9}{"in p/s":>9}{"mism.":>7}{"marked":>8}{"hit%":>7}'
               f'{"miss":>6}{"fb":>8}{"hotplug":>8}{"switch":>7}{"stop":>6}  boot')
         for r in modes:
@@ -355,7 +481,7 @@ def cmd_summary(args) -> int:
                 return f'{sum(c.status == Status.PASS for c in cs)}/{len(cs)}'
             m = r.metrics
             print(f'  {r.mode:<24}{"PASS" if not r.count(Status.FAIL) else "FAIL":<8}'
-                  f'{ratio("kunit"):>9}{ratio("guest"):>9}{fmt(m.get("pages")):>9}'
+                  f'{f"{r.seen}/{r.expected}":>9}{ratio("kunit"):>9}{ratio("guest"):>9}{fmt(m.get("pages")):>9}'
                   f'{fmt(m.get("swapout_pages_per_s")):>9}{fmt(m.get("swapin_pages_per_s")):>9}'
                   f'{fmt(m.get("mismatches")):>7}{fmt(m.get("cache_marked")):>8}'
                   f'{hit_rate(m):>7}{fmt(m.get("cache_misses")):>6}'
@@ -396,6 +522,9 @@ def main(argv=None) -> int:
     m.add_argument('--dir', required=True)
     m.add_argument('--tree')
     s = sub.add_parser('summary', help='add up a run')
+    s.add_argument('--tree', help='kernel tree for kunit_parser (default: KSRC, '
+                   '$SGR_CACHE/applied, the base tree)')
+    s.add_argument('--debug-parser', action='store_true', help="print kunit_parser's output")
     s.add_argument('dirs', nargs='+')
     args = ap.parse_args(argv)
     return cmd_mode(args) if args.cmd == 'mode' else cmd_summary(args)

@@ -81,12 +81,33 @@ class ToolTest(unittest.TestCase):
         self.write(os.path.join('patches', name), out)
         return name
 
-    def run_tool(self, tool, *args, dry=False, env=None, ok=None):
+    def fake_bin(self, name, script):
+        """A command NAME (a sh script) in a directory put first in PATH by
+        tool_env(); returns the script's path."""
+        d = os.path.join(self.tmp, 'bin')
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, name)
+        with open(path, 'w') as f:
+            f.write('#!/bin/sh\n' + script)
+        os.chmod(path, 0o755)
+        return path
+
+    def tool_env(self, dry=False, env=None, unset=()):
+        """The environment of a tool run: this test's cache and tree (KSRC),
+        DRY_RUN=1 when dry, then ENV; the names in UNSET are removed."""
         e = dict(os.environ, SGR_CACHE=self.cache, KSRC=self.tree, **GIT_ENV)
         e.pop('KBUILD_OUTPUT', None)
+        if os.path.isdir(os.path.join(self.tmp, 'bin')):
+            e['PATH'] = os.path.join(self.tmp, 'bin') + os.pathsep + e.get('PATH', '')
         if dry:
             e['DRY_RUN'] = '1'
         e.update(env or {})
+        for name in unset:
+            e.pop(name, None)
+        return e
+
+    def run_tool(self, tool, *args, dry=False, env=None, unset=(), ok=None):
+        e = self.tool_env(dry=dry, env=env, unset=unset)
         p = subprocess.run([os.path.join(self.repo, 'tools', tool), *args], env=e,
                            capture_output=True, text=True, timeout=120)
         if ok is True:

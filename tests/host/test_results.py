@@ -1,7 +1,10 @@
 """Host tests of tools/results.py and tools/kconfig_check.py against
-recorded guest logs (tests/host/data/<case>/): a pass, a failed guest test,
-a kernel crash, a hung guest.  The KTAP parser is the kernel tree's own
-kunit_parser, so these tests need a tree: KSRC, or the pinned base tree."""
+recorded guest logs (tests/host/data/<case>/, recorded from today's /init,
+see the README there) and spoiled copies of them (tests/host/spoil.py),
+each of which must fail for its own reason, all the way to the summary's
+last line.  The KTAP parser is the kernel tree's own kunit_parser: in make
+check the tree is given (run.py --tree, SGR_KUNIT_TREE) and a missing one
+fails; run by hand, the tests skip without one."""
 import json
 import os
 import shutil
@@ -11,112 +14,184 @@ import tempfile
 import unittest
 
 from helpers import DATA, REPO, TOOLS
+import spoil
 
 sys.path.insert(0, TOOLS)
 import kconfig_check  # noqa: E402  pylint: disable=wrong-import-position
+import ktap  # noqa: E402  pylint: disable=wrong-import-position
 import results  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def find_tree():
-    if os.environ.get('KSRC'):
-        return os.environ['KSRC']
-    p = subprocess.run([os.path.join(TOOLS, 'base-tree'), '--print'],
-                       capture_output=True, text=True, env=dict(os.environ, KSRC=''))
-    return p.stdout.strip() if p.returncode == 0 else None
+    for t in results.default_trees():
+        if os.path.isfile(os.path.join(t, 'tools', 'testing', 'kunit', 'kunit_parser.py')):
+            return t
+    return None
 
 
 TREE = find_tree()
+RESULTS = os.path.join(TOOLS, 'results.py')
 
 
-@unittest.skipUnless(TREE, 'no kernel tree for kunit_parser (run tools/base-tree or set KSRC)')
+def run_mode(d, name):
+    p = subprocess.run([RESULTS, 'mode', '--name', name, '--dir', d, '--tree', TREE],
+                       capture_output=True, text=True)
+    with open(os.path.join(d, 'result.json')) as f:
+        res = results.ModeResult.from_json(f.read())
+    return p, res
+
+
+def summary(*dirs):
+    return subprocess.run([RESULTS, 'summary', '--tree', TREE, *dirs],
+                          capture_output=True, text=True)
+
+
+@unittest.skipUnless(TREE, 'no kernel tree for kunit_parser (run tools/base-tree, or give '
+                     'tests/host/run.py --tree)')
 class RecordedBoots(unittest.TestCase):
-    def check(self, case):
+    def copy(self, case='pass'):
         tmp = tempfile.mkdtemp(prefix='sgr-results.')
         self.addCleanup(shutil.rmtree, tmp)
         d = os.path.join(tmp, case)
         shutil.copytree(os.path.join(DATA, case), d)
-        p = subprocess.run([os.path.join(TOOLS, 'results.py'), 'mode', '--name', case,
-                            '--dir', d, '--tree', TREE], capture_output=True, text=True)
-        with open(os.path.join(d, 'result.json')) as f:
-            res = results.ModeResult.from_json(f.read())
-        return p, res, {c.name: c for c in res.cases}
+        if os.path.exists(os.path.join(d, 'result.json')):
+            os.remove(os.path.join(d, 'result.json'))
+        return d
 
     def test_pass(self):
-        p, res, cases = self.check('pass')
+        p, res = run_mode(self.copy('pass'), 'pass')
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        cases = {c.name: c for c in res.cases}
         self.assertEqual(res.count(results.Status.FAIL), 0)
         self.assertEqual(cases['guest_finished'].status, results.Status.PASS)
         self.assertEqual(cases['console_clean'].status, results.Status.PASS)
-        kunit = [c for c in res.cases if c.name.startswith('kunit.')]
-        guest = [c for c in res.cases if c.name.startswith('guest.')]
-        self.assertGreater(len(kunit), 10)
-        self.assertIn('guest.iommu_mode_proof', cases)
-        self.assertIn('guest.zswap_stress.pass1_data_verified', cases)
-        self.assertGreaterEqual(len(guest), 6)
+        # Every expected top-level case arrived, and the nested documents
+        # carry their parents' names.
+        self.assertGreater(res.expected, 10)
+        self.assertEqual(res.seen, res.expected)
+        self.assertIn('guest.zswap_stress_under_fire.pass1_data_verified', cases)
+        self.assertIn('guest.zswap_stress_rebound', cases)
+        self.assertIn('kunit.dma_reuse_cache', cases)
+        self.assertGreater(len([c for c in cases if c.startswith('kunit.')]), 10)
         self.assertEqual(res.metrics.get('mismatches'), 0)
         self.assertGreater(res.metrics.get('pages', 0), 0)
+        # The traced boot's verdict on the IOMMU's work is there too.
+        self.assertEqual(cases['iotlb.buffer_events_marking_on'].status, results.Status.PASS)
 
-    def test_interleaved_console_and_second_ktap_document(self):
-        p, res, cases = self.check('interleaved')
+    def test_second_recorded_mode_passes(self):
+        p, res = run_mode(self.copy('virtio'), 'virtio')
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        kunit = [c for c in res.cases if c.name.startswith('kunit.dma_reuse_cache.')]
-        self.assertEqual(len(kunit), 19)
-        self.assertIn('guest.kunit_rerun_dma_reuse_cache_iommu.dma_reuse_cache_iommu.'
-                      'dma_reuse_test_iommu_translation.owner stop', cases)
+        self.assertEqual(res.seen, res.expected)
 
-    def test_failed_guest_test(self):
-        p, res, cases = self.check('fail')
-        self.assertEqual(p.returncode, 1)
-        failed = [c.name for c in res.cases if c.status == results.Status.FAIL]
-        self.assertEqual(failed, ['guest.iommu_mode_proof'])
-        self.assertIn('FAIL guest.iommu_mode_proof', p.stdout)
-
-    def test_kernel_crash(self):
-        p, res, cases = self.check('crash')
-        self.assertEqual(p.returncode, 1)
-        self.assertEqual(cases['guest_finished'].status, results.Status.FAIL)
-        self.assertIn('Kernel panic', cases['guest_finished'].reason)
-        self.assertEqual(cases['console_clean'].status, results.Status.FAIL)
-        # The test that was running when the kernel died is not a pass.
-        self.assertTrue(any(c.status == results.Status.FAIL and c.name.startswith('guest.')
-                            for c in res.cases))
-
-    def test_hung_guest(self):
-        p, res, cases = self.check('timeout')
-        self.assertEqual(p.returncode, 1)
-        self.assertEqual(cases['guest_finished'].status, results.Status.FAIL)
-        self.assertIn('hung', cases['guest_finished'].reason)
+    def test_each_spoiled_copy_fails_for_its_own_reason(self):
+        for sp in spoil.SPOILS:
+            with self.subTest(spoil=sp.name):
+                tmp = tempfile.mkdtemp(prefix='sgr-spoil.')
+                self.addCleanup(shutil.rmtree, tmp)
+                d = spoil.make(sp, os.path.join(DATA, 'pass'), os.path.join(tmp, 'boot', sp.name))
+                p, res = run_mode(d, sp.name)
+                self.assertEqual(p.returncode, 1, p.stdout)
+                failed = {c.name: c.reason for c in res.cases if c.status == results.Status.FAIL}
+                self.assertIn(sp.case, failed, p.stdout)
+                self.assertIn(sp.why, failed[sp.case], p.stdout)
+                # ... and the summary's last line says so.
+                s = summary(tmp)
+                self.assertEqual(s.returncode, 1)
+                self.assertIn(f'FAIL {sp.case}', s.stdout)
+                last = s.stdout.strip().splitlines()[-1]
+                self.assertRegex(last, r'^\d+ passed, [1-9]\d* failed')
 
     def test_summary_counts_and_last_line(self):
         tmp = tempfile.mkdtemp(prefix='sgr-summary.')
         self.addCleanup(shutil.rmtree, tmp)
-        for case in ('pass', 'fail'):
-            d = os.path.join(tmp, 'boot', case)
-            shutil.copytree(os.path.join(DATA, case), d)
-            subprocess.run([os.path.join(TOOLS, 'results.py'), 'mode', '--name', case,
-                            '--dir', d, '--tree', TREE], capture_output=True, check=False)
+        d = os.path.join(tmp, 'boot', 'pass')
+        shutil.copytree(os.path.join(DATA, 'pass'), d)
+        run_mode(d, 'pass')
         with open(os.path.join(tmp, 'series.ktap'), 'w') as f:
-            f.write('ok 1 series and patches/ agree\nnot ok 2 apply # does not apply\n'
-                    'ok 3 optional # SKIP not here\n')
-        p = subprocess.run([os.path.join(TOOLS, 'results.py'), 'summary', tmp],
-                           capture_output=True, text=True)
+            f.write(ktap.document([(ktap.PASS, 'series and patches/ agree', ''),
+                                   (ktap.FAIL, 'apply', 'does not apply'),
+                                   (ktap.SKIP, 'optional', 'not here')]))
+        p = summary(tmp)
         self.assertEqual(p.returncode, 1)
-        want_pass = want_fail = 0
-        for case in ('pass', 'fail'):
-            with open(os.path.join(tmp, 'boot', case, 'result.json')) as f:
-                for c in json.load(f)['cases']:
-                    want_pass += c['status'] == 'pass'
-                    want_fail += c['status'] == 'fail'
+        with open(os.path.join(d, 'result.json')) as f:
+            cases = json.load(f)['cases']
+        want_pass = sum(c['status'] == 'pass' for c in cases) + 1
+        want_fail = sum(c['status'] == 'fail' for c in cases) + 1
+        want_skip = sum(c['status'] == 'skip' for c in cases) + 1
         last = p.stdout.strip().splitlines()[-1]
-        self.assertEqual(last, f'{want_pass + 1} passed, {want_fail + 1} failed, 1 skipped')
+        self.assertEqual(last, f'{want_pass} passed, {want_fail} failed, {want_skip} skipped')
+
+
+@unittest.skipUnless(TREE, 'no kernel tree for kunit_parser')
+class Summary(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix='sgr-summary.')
+        self.addCleanup(shutil.rmtree, self.tmp)
+
+    def expect(self, d, **kw):
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, 'expect.json'), 'w') as f:
+            json.dump(kw, f)
+
+    def doc(self, name, text):
+        with open(os.path.join(self.tmp, name), 'w') as f:
+            f.write(text)
 
     def test_summary_of_nothing_is_a_failure(self):
-        tmp = tempfile.mkdtemp(prefix='sgr-summary.')
-        self.addCleanup(shutil.rmtree, tmp)
-        p = subprocess.run([os.path.join(TOOLS, 'results.py'), 'summary', tmp],
-                           capture_output=True, text=True)
+        p = summary(self.tmp)
         self.assertEqual(p.returncode, 1)
         self.assertIn('no test ran', p.stdout)
+
+    def test_missing_boot_and_boot_without_result_fail(self):
+        self.doc('series.ktap', ktap.document([(ktap.PASS, 'a', '')]))
+        self.expect(self.tmp, stages=['series.ktap'], boots=['vtd-strict', 'noiommu'])
+        self.expect(os.path.join(self.tmp, 'boot', 'noiommu'), label='noiommu', guest_cases=[])
+        p = summary(self.tmp)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('FAIL boot: the boot never started', p.stdout)
+        self.assertIn('FAIL boot: the boot started but wrote no result', p.stdout)
+        self.assertEqual(p.stdout.strip().splitlines()[-1], '1 passed, 2 failed')
+
+    def test_missing_stage_document_fails(self):
+        self.doc('series.ktap', ktap.document([(ktap.PASS, 'a', '')]))
+        self.expect(self.tmp, stages=['series.ktap', 'lint.ktap'], boots=[])
+        p = summary(self.tmp)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('FAIL lint.ktap: the stage wrote no KTAP document', p.stdout)
+
+    def test_document_without_plan_or_cut_short_fails(self):
+        self.doc('noplan.ktap', 'KTAP version 1\nok 1 a\n')
+        self.doc('short.ktap', 'KTAP version 1\n1..3\nok 1 a\n')
+        p = summary(self.tmp)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('FAIL noplan.ktap: the document has no plan', p.stdout)
+        self.assertIn('FAIL short.<case 2: no result line>: crashed', p.stdout)
+        self.assertIn('missing expected subtest', p.stdout)
+
+    def test_parent_not_ok_over_passing_leaves_fails(self):
+        self.doc('nested.ktap', 'KTAP version 1\n1..1\n    KTAP version 1\n'
+                 '    # Subtest: parent\n    1..2\n    ok 1 a\n    ok 2 b\n'
+                 'not ok 1 parent # its own verdict\n')
+        p = summary(self.tmp)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('FAIL nested.parent: its own verdict', p.stdout)
+        self.assertEqual(p.stdout.strip().splitlines()[-1], '2 passed, 1 failed')
+
+    def test_shell_and_python_writers_agree(self):
+        with tempfile.NamedTemporaryFile('w', suffix='.sh', delete=False) as f:
+            f.write(f'. {TOOLS}/ktap.sh\nktap_begin 2\nktap_result 0 a\n'
+                    'ktap_subtest_begin b 1\nktap_result skip c why\nktap_subtest_end 1 bad\n')
+        self.addCleanup(os.remove, f.name)
+        sh = subprocess.run(['sh', f.name], capture_output=True, text=True, check=True).stdout
+        import io  # pylint: disable=import-outside-toplevel
+        buf = io.StringIO()
+        w = ktap.Writer(buf)
+        w.begin(2)
+        w.result(ktap.PASS, 'a')
+        w.subtest_begin('b', 1)
+        w.result(ktap.SKIP, 'c', 'why')
+        w.subtest_end(ktap.FAIL, 'bad')
+        self.assertEqual(sh, buf.getvalue())
 
 
 class ConsolePatterns(unittest.TestCase):

@@ -1,8 +1,13 @@
 """Host tests of the bash tools: dry-run command lines, series consistency,
 application and its failures, usage errors."""
+import hashlib
 import os
+import re
 import shlex
+import shutil
+import signal
 import subprocess
+import time
 import unittest
 
 from helpers import REPO, TOOLS, ToolTest, git
@@ -11,6 +16,35 @@ from helpers import REPO, TOOLS, ToolTest, git
 def commands(out):
     """The '+ cmd' lines of a dry run, split into words."""
     return [shlex.split(l[2:]) for l in out.splitlines() if l.startswith('+ ')]
+
+
+def ktap_results(test, path):
+    """The result lines of the KTAP document PATH, once it is checked to be
+    complete: "KTAP version 1", a plan that matches the number of results,
+    the results numbered from 1."""
+    with open(path) as f:
+        lines = f.read().splitlines()
+    test.assertGreaterEqual(len(lines), 2, lines)
+    test.assertEqual(lines[0], 'KTAP version 1', lines)
+    test.assertRegex(lines[1], r'^1\.\.[0-9]+$', lines)
+    results = [l for l in lines[2:] if re.match(r'(ok|not ok) [0-9]+ ', l)]
+    test.assertEqual(int(lines[1][3:]), len(results), lines)
+    test.assertEqual([int(re.match(r'(?:not )?ok ([0-9]+) ', l).group(1)) for l in results],
+                     list(range(1, len(results) + 1)), lines)
+    return results
+
+
+def applied_dir(cache, tree):
+    """tools/lib.sh's APPLIED_DIR for KSRC=tree."""
+    real = os.path.realpath(tree)
+    return os.path.join(cache, 'applied-%s-%s' % (
+        os.path.basename(real), hashlib.sha1(real.encode()).hexdigest()[:8]))
+
+
+def common_dir(tree):
+    """The real path of the repository that the work tree TREE belongs to."""
+    return os.path.realpath(os.path.join(
+        tree, git(tree, 'rev-parse', '--git-common-dir').strip()))
 
 
 class SeriesConsistency(ToolTest):
@@ -97,6 +131,74 @@ class Apply(ToolTest):
         self.assertEqual(am[0][-1], os.path.join(self.repo, 'patches', a))
 
 
+class ApplyPerTree(ToolTest):
+    """One cache, several trees: each tree gets its own applied worktree."""
+
+    def setUp(self):
+        super().setUp()
+        self.patch = self.make_patch('hello: return two', 'return 1', 'return 2')
+        self.write('series', self.patch + '\n')
+        # A second repository, with the same file but other commits.
+        self.tree_b = os.path.join(self.tmp, 'linux-b')
+        self.make_tree(self.tree_b)
+        with open(os.path.join(self.tree_b, 'README'), 'w') as f:
+            f.write('tree b\n')
+        git(self.tree_b, 'add', 'README')
+        git(self.tree_b, 'commit', '-q', '-m', 'b: readme')
+
+    def test_applied_dir_is_per_tree(self):
+        script = '. "$1/lib.sh"; echo "$APPLIED_DIR"'
+        for ksrc, want in ((None, os.path.join(self.cache, 'applied')),
+                           (self.tree, applied_dir(self.cache, self.tree)),
+                           (self.tree_b, applied_dir(self.cache, self.tree_b))):
+            with self.subTest(ksrc=ksrc):
+                env = self.tool_env(env={'KSRC': ksrc} if ksrc else None,
+                                    unset=() if ksrc else ('KSRC',))
+                out = subprocess.run(['bash', '-c', script, 'sh', TOOLS], env=env, check=True,
+                                     capture_output=True, text=True).stdout
+                self.assertEqual(out.strip(), want)
+
+    def test_two_trees_one_cache(self):
+        a = self.run_tool('apply', ok=True).stdout.strip()
+        b = self.run_tool('apply', env={'KSRC': self.tree_b}, ok=True).stdout.strip()
+        self.assertEqual(a, applied_dir(self.cache, self.tree))
+        self.assertEqual(b, applied_dir(self.cache, self.tree_b))
+        self.assertEqual(common_dir(a), common_dir(self.tree))
+        self.assertEqual(common_dir(b), common_dir(self.tree_b))
+        for dest, tree in ((a, self.tree), (b, self.tree_b)):
+            self.assertEqual(git(dest, 'log', '-1', '--format=%s').strip(), 'hello: return two')
+            self.assertEqual(git(dest, 'rev-parse', 'HEAD~1'), git(tree, 'rev-parse', 'HEAD'))
+        # And back to the first tree: its worktree is reset and applied again.
+        self.assertEqual(self.run_tool('apply', ok=True).stdout.strip(), a)
+        self.assertEqual(git(a, 'rev-list', '--count', 'main..HEAD').strip(), '1')
+
+    def test_dest_of_another_repository_is_refused(self):
+        a = self.run_tool('apply', ok=True).stdout.strip()
+        head = git(a, 'rev-parse', 'HEAD')
+        p = self.run_tool('apply', '--dest', a, env={'KSRC': self.tree_b}, ok=False)
+        self.assertIn(f'{a} is a worktree of the repository {common_dir(self.tree)}, '
+                      f'not of {self.tree_b} (repository {common_dir(self.tree_b)})', p.stderr)
+        self.assertIn(applied_dir(self.cache, self.tree_b), p.stderr)
+        self.assertNotIn('fatal:', p.stderr)
+        self.assertEqual(git(a, 'rev-parse', 'HEAD'), head)
+
+    def test_branch_of_another_worktree_is_refused(self):
+        a = self.run_tool('apply', ok=True).stdout.strip()
+        other = os.path.join(self.tmp, 'elsewhere')
+        p = self.run_tool('apply', '--dest', other, ok=False)
+        self.assertIn(f'branch sgr-applied is checked out in {a}', p.stderr)
+        self.assertNotIn('fatal:', p.stderr)
+        self.assertFalse(os.path.exists(other))
+        self.assertEqual(self.run_tool('apply', '--dest', other, '--branch', 'other',
+                                       ok=True).stdout.strip(), other)
+
+    def test_removed_worktree_is_made_again(self):
+        a = self.run_tool('apply', ok=True).stdout.strip()
+        shutil.rmtree(a)
+        self.assertEqual(self.run_tool('apply', ok=True).stdout.strip(), a)
+        self.assertEqual(git(a, 'log', '-1', '--format=%s').strip(), 'hello: return two')
+
+
 class Export(ToolTest):
     def test_export_writes_numbered_mboxes_and_keeps_banners(self):
         self.write('series', '# header\n\n# group one\n0001-hello-return-two.patch\n'
@@ -159,6 +261,123 @@ class Build(ToolTest):
     def test_unknown_argument_is_a_usage_error(self):
         p = self.run_tool('build', '--frobnicate')
         self.assertEqual(p.returncode, 2)
+
+
+class BuildResults(ToolTest):
+    """--each-patch and --results on the fake tree, with a fake make."""
+
+    def setUp(self):
+        super().setUp()
+        self.out = os.path.join(self.tmp, 'kbuild')
+        self.results = os.path.join(self.tmp, 'out', 'build.ktap')
+        # The build tools the fake tree needs; make itself fails.
+        for cmd in ('ccache', 'flex', 'bison', 'bc'):
+            self.fake_bin(cmd, 'exit 0\n')
+        self.fake_bin('make', 'echo "fake make: $*" >&2\nexit 2\n')
+
+    def add_commits(self, *subjects):
+        for i, subject in enumerate(subjects):
+            with open(os.path.join(self.tree, f'file{i}.c'), 'w') as f:
+                f.write(f'int file{i};\n')
+            git(self.tree, 'add', f'file{i}.c')
+            git(self.tree, 'commit', '-q', '-m', subject)
+
+    def build(self, *args, **kw):
+        return self.run_tool('build', '--tree', self.tree, f'O={self.out}', *args, **kw)
+
+    def assert_tree_untouched(self):
+        self.assertEqual(git(self.tree, 'symbolic-ref', 'HEAD').strip(), 'refs/heads/main')
+        self.assertEqual(git(self.tree, 'status', '--porcelain', '--untracked-files=no'), '')
+
+    def test_missing_base_is_refused(self):
+        self.add_commits('one: first')
+        for dry in (False, True):
+            with self.subTest(dry=dry):
+                p = self.build('--each-patch', '--base', 'no-such-rev', dry=dry, ok=False)
+                self.assertIn(f'error: --base no-such-rev is not a commit in {self.tree}', p.stderr)
+                self.assertNotIn('fatal:', p.stderr)
+                self.assertEqual(commands(p.stderr), [], 'nothing is checked out or built')
+                self.assert_tree_untouched()
+
+    def test_base_that_is_not_an_ancestor_is_refused(self):
+        git(self.tree, 'checkout', '-q', '-b', 'side')
+        self.add_commits('side: elsewhere')
+        side = git(self.tree, 'rev-parse', 'HEAD').strip()
+        git(self.tree, 'checkout', '-q', 'main')
+        self.add_commits('one: first')
+        for dry in (False, True):
+            with self.subTest(dry=dry):
+                p = self.build('--each-patch', '--base', side, dry=dry, ok=False)
+                self.assertIn(f'--base {side} is not an ancestor of HEAD', p.stderr)
+                self.assertEqual(commands(p.stderr), [])
+                self.assert_tree_untouched()
+
+    def test_missing_base_is_recorded_as_a_failure(self):
+        for dry in (False, True):
+            with self.subTest(dry=dry):
+                self.build('--each-patch', '--base', 'no-such-rev', '--results', self.results,
+                           dry=dry, ok=False)
+                res = ktap_results(self, self.results)
+                self.assertEqual(len(res), 1)
+                self.assertRegex(res[0], r'^not ok 1 build # .*no-such-rev is not a commit in ')
+
+    def test_dry_run_each_patch_writes_a_complete_document(self):
+        self.add_commits('one: first', 'two: second')
+        p = self.build('--each-patch', '--base', 'base', '--results', self.results,
+                       dry=True, ok=True)
+        self.assertEqual(ktap_results(self, self.results),
+                         ['ok 1 build [1/2] one: first', 'ok 2 build [2/2] two: second'])
+        checkouts = [c[-1] for c in commands(p.stderr) if 'checkout' in c]
+        self.assertEqual(checkouts[-1], 'main', 'back on the branch the tree was on')
+        self.assert_tree_untouched()
+
+    def test_failing_builds_are_in_a_complete_document(self):
+        self.add_commits('one: first', 'two: second')
+        p = self.build('--each-patch', '--base', 'base', '--results', self.results, ok=False)
+        self.assertIn('a patch of the series does not build', p.stderr)
+        self.assertEqual(ktap_results(self, self.results),
+                         ['not ok 1 build [1/2] one: first', 'not ok 2 build [2/2] two: second'])
+        self.assert_tree_untouched()
+
+    def test_no_patches_builds_the_base(self):
+        self.build('--each-patch', '--base', 'base', '--results', self.results,
+                   dry=True, ok=True)
+        self.assertEqual(ktap_results(self, self.results), ['ok 1 build base base'])
+
+    def test_plain_build_records_its_result(self):
+        self.add_commits('one: first')
+        self.build('--results', self.results, dry=True, ok=True)
+        self.assertEqual(ktap_results(self, self.results), ['ok 1 build one: first'])
+        p = self.build('--results', self.results, ok=False)
+        self.assertIn('the kernel does not build', p.stderr)
+        self.assertEqual(ktap_results(self, self.results), ['not ok 1 build one: first'])
+
+    def test_killed_build_leaves_no_document(self):
+        self.add_commits('one: first')
+        started = os.path.join(self.tmp, 'make-started')
+        self.fake_bin('make', f'touch {shlex.quote(started)}\nexec sleep 60\n')
+        os.makedirs(os.path.dirname(self.results))
+        with open(self.results, 'w') as f:
+            f.write('KTAP version 1\n1..1\nok 1 build of an earlier run\n')
+        p = subprocess.Popen([os.path.join(self.repo, 'tools', 'build'), '--tree', self.tree,
+                              '--each-patch', '--base', 'base', '--results', self.results,
+                              f'O={self.out}'], env=self.tool_env(), start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not os.path.exists(started) and p.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertTrue(os.path.exists(started), 'the fake make never started')
+            os.killpg(p.pid, signal.SIGTERM)
+            _, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        self.assertNotEqual(p.returncode, 0, err)
+        self.assertFalse(os.path.exists(self.results), 'a killed build leaves no document')
+        self.assertEqual([f for f in os.listdir(os.path.dirname(self.results))], [])
+        self.assert_tree_untouched()
 
 
 class Vm(ToolTest):
@@ -248,6 +467,37 @@ class Vm(ToolTest):
         _, p = self.qemu('noiommu', '--accel', 'auto')
         self.assertIn('using tcg', p.stderr)
         self.assertIn('accel tcg', p.stderr)
+
+
+class Deps(unittest.TestCase):
+    def test_lint_and_plan_shells_are_installed(self):
+        out = subprocess.run([os.path.join(TOOLS, 'deps'), '--list'], check=True,
+                             capture_output=True, text=True).stdout.split()
+        self.assertIn('shellcheck', out)
+        self.assertIn('dash', out)
+
+
+# The shell files of tools/ that are kept shellcheck clean (tools/deps
+# installs shellcheck).
+SHELLCHECKED = ('tools/apply', 'tools/base-tree', 'tools/build', 'tools/deps', 'tools/export',
+                'tools/lib.sh', 'tools/pin.sh', '.ci/run')
+
+
+class Shellcheck(unittest.TestCase):
+    def test_shell_tools_are_shellcheck_clean(self):
+        if not shutil.which('shellcheck'):
+            self.skipTest('no shellcheck (tools/deps installs it)')
+        p = subprocess.run(['shellcheck', '-x', *SHELLCHECKED], cwd=REPO,
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_every_disable_has_a_reason(self):
+        for rel in SHELLCHECKED:
+            with open(os.path.join(REPO, rel)) as f:
+                for n, line in enumerate(f, 1):
+                    m = re.search(r'#\s*shellcheck\s.*\bdisable=\S+(.*)', line)
+                    if m:
+                        self.assertRegex(m.group(1), r'^\s+#\s*\S', f'{rel}:{n}: {line.strip()}')
 
 
 class GuestScripts(unittest.TestCase):

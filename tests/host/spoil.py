@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Spoiled copies of a recorded boot, each of which must fail for its own
+reason (tests/host/test_results.py asserts which case fails and why).
+
+  python3 tests/host/spoil.py [--from DIR] OUTDIR
+      write every spoiled copy of DIR (default tests/host/data/pass) into
+      OUTDIR/<name>/, to look at or to feed to tools/results.py by hand.
+
+Each spoil is (name, edit, failing case, words of its reason): the edit
+changes the copy the way a real failure would (the guest's own words where
+the guest would say something).
+"""
+import argparse
+import os
+import re
+import shutil
+import sys
+from typing import Callable, List, NamedTuple
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PASS = os.path.join(HERE, 'data', 'pass')
+
+
+def read(d, f):
+    with open(os.path.join(d, f), errors='replace') as fh:
+        return fh.read().splitlines()
+
+
+def write(d, f, lines):
+    with open(os.path.join(d, f), 'w') as fh:
+        fh.write('\n'.join(lines) + ('\n' if lines else ''))
+
+
+def top_result(lines, name):
+    """Index of the top-level result line of case NAME."""
+    for i, l in enumerate(lines):
+        if re.match(rf'^(ok|not ok) \d+ {re.escape(name)}( #.*)?$', l):
+            return i
+    raise LookupError(f'no top-level result line for {name}')
+
+
+def rebound_below_target(d):
+    g = read(d, 'guest.ktap')
+    i = top_result(g, 'zswap_stress_rebound')
+    marked = next(int(l.split()[-1]) for l in g if l.startswith('# cache_marked: '))
+    hits = marked * 9 // 10
+    g = [f'# cache_hits: {hits}' if l.startswith('# cache_hits: ') else l for l in g]
+    n = g[i].split()[1]
+    g[i] = f'not ok {n} zswap_stress_rebound # hits {hits} are under 99% of the {marked} marked lists'
+    write(d, 'guest.ktap', g)
+
+
+def parent_not_ok(d):
+    g = read(d, 'guest.ktap')
+    i = top_result(g, 'zswap_stress_under_fire')
+    n = g[i].split()[1]
+    g[i] = (f'not ok {n} zswap_stress_under_fire # the engine saw 1 mismatched translations '
+            'and 0 faults')
+    write(d, 'guest.ktap', g)
+
+
+def renamed_case(d):
+    g = read(d, 'guest.ktap')
+    i = top_result(g, 'zswap_teardown')
+    g[i] = g[i].replace('zswap_teardown', 'zswap_tear_down')
+    write(d, 'guest.ktap', g)
+
+
+def nested_name_mismatch(d):
+    g = read(d, 'guest.ktap')
+    g = [l.replace('# Subtest: zswap_stress_under_fire', '# Subtest: zswap_stress_fire') for l in g]
+    write(d, 'guest.ktap', g)
+
+
+def died_before_first_line(d):
+    c = read(d, 'console.log')
+    cut = next(i for i, l in enumerate(c) if 'Run /init as init process' in l)
+    write(d, 'console.log', c[:cut] + ['Kernel panic - not syncing: Attempted to kill init! '
+                                       'exitcode=0x00000100'])
+    write(d, 'guest.ktap', [])
+
+
+def cut_short(d):
+    g = read(d, 'guest.ktap')
+    write(d, 'guest.ktap', g[:top_result(g, 'zswap_teardown')])
+    write(d, 'vm-status', ['timeout'])
+
+
+def iommu_fault(d):
+    c = read(d, 'console.log')
+    i = next(i for i, l in enumerate(c) if 'Run /init as init process' in l)
+    c.insert(i + 5, '[   42.000000] DMAR: DRHD: handling fault status reg 2')
+    c.insert(i + 6, '[   42.000001] DMAR: [DMA Write NO_PASID] Request device [00:11.0] '
+                    'fault addr 0xfffee000 [fault reason 0x05] PTE Write access is not set')
+    write(d, 'console.log', c)
+
+
+def kunit_suite_missing(d):
+    c = read(d, 'console.log')
+    out, skip = [], False
+    for l in c:
+        if re.search(r'# Subtest: dma_reuse_cache$', l):
+            skip = True
+        if not skip:
+            out.append(l)
+        if skip and re.search(r'(ok|not ok) \d+ dma_reuse_cache$', l):
+            skip = False
+    write(d, 'console.log', out)
+
+
+class Spoil(NamedTuple):
+    name: str
+    edit: Callable[[str], None]
+    case: str            # the failing case's name
+    why: str             # words of its reason
+
+
+SPOILS: List[Spoil] = [
+    Spoil('rebound-below-target', rebound_below_target, 'guest.zswap_stress_rebound',
+          'under 99%'),
+    Spoil('parent-not-ok', parent_not_ok, 'guest.zswap_stress_under_fire',
+          'mismatched translations'),
+    Spoil('renamed-case', renamed_case, 'guest.zswap_teardown', 'expected'),
+    Spoil('nested-name-mismatch', nested_name_mismatch, 'guest.<parse error>',
+          'missing subtest result line'),
+    Spoil('died-before-first-line', died_before_first_line, 'guest_finished', 'Kernel panic'),
+    Spoil('cut-short', cut_short, 'guest_finished', 'killed at the timeout'),
+    Spoil('iommu-fault', iommu_fault, 'console_clean', 'DMAR: DRHD: handling fault'),
+    Spoil('kunit-suite-missing', kunit_suite_missing, 'kunit.dma_reuse_cache',
+          'did not report at boot'),
+]
+
+
+def make(spoil: Spoil, src: str, dst: str) -> str:
+    shutil.copytree(src, dst)
+    for f in ('result.json',):
+        if os.path.exists(os.path.join(dst, f)):
+            os.remove(os.path.join(dst, f))
+    spoil.edit(dst)
+    return dst
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--from', dest='src', default=PASS)
+    ap.add_argument('outdir')
+    a = ap.parse_args()
+    os.makedirs(a.outdir, exist_ok=True)
+    for s in SPOILS:
+        print(make(s, a.src, os.path.join(a.outdir, s.name)))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

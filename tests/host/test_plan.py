@@ -1,0 +1,163 @@
+"""Host tests of the plans of make check and make demo: under DRY_RUN=1
+every command of every stage goes through the runner and is printed, in
+order, and nothing is built or booted; and of the matrix module that every
+tool asks (tools/modes.py)."""
+import os
+import re
+import subprocess
+import sys
+import time
+import unittest
+
+from helpers import REPO, TOOLS, ToolTest
+from test_tools import commands
+
+sys.path.insert(0, TOOLS)
+import modes  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def tool_of(cmd):
+    """The program a printed command runs, without its directory."""
+    return os.path.basename(cmd[0]) if cmd[0] != 'python3' else os.path.basename(cmd[1])
+
+
+class Plans(ToolTest):
+    def setUp(self):
+        super().setUp()
+        name = self.make_patch('hello: return two', 'return 1', 'return 2')
+        self.write('series', f'# banner\n{name}\n')
+
+    def dry(self, tool, *args):
+        t0 = time.time()
+        p = self.run_tool(tool, *args, '--run', os.path.join(self.tmp, 'run'), dry=True, ok=True)
+        self.assertLess(time.time() - t0, 60, 'a dry run must take seconds')
+        return commands(p.stderr), p
+
+    def test_check_prints_every_stage_in_order(self):
+        cmds, p = self.dry('check')
+        tools = [tool_of(c) for c in cmds]
+        # The stages, in order.
+        order = ['deps', 'base-tree', 'run.py', 'apply', 'checkpatch.pl', 'build', 'shellcheck',
+                 'kernel-doc', 'build', 'initramfs', 'vm', 'build', 'vm', 'results.py']
+        pos = 0
+        for want in order:
+            self.assertIn(want, tools[pos:], f'{want} after {tools[:pos]}')
+            pos = tools.index(want, pos) + 1
+        self.assertEqual(tools[-1], 'results.py')
+        run_py = cmds[tools.index('run.py')]
+        self.assertIn('--strict', run_py)
+        self.assertIn('--tree', run_py)
+        # One boot per mode of the check set, traced where the matrix says.
+        boots = [c for c in cmds if tool_of(c) == 'vm']
+        check_modes = modes.names(modes.load(), ['check'])
+        self.assertEqual([c[c.index('--mode') + 1] for c in boots],
+                         check_modes + ['vtd-strict'])
+        for c in boots[:-1]:
+            m = c[c.index('--mode') + 1]
+            traced = 'trace' in modes.load()[m].sets
+            self.assertEqual(c[c.index('--trace') + 1], 'auto' if traced else 'none', m)
+            self.assertEqual('iotlb' in c[c.index('--tests') + 1], traced, m)
+        self.assertIn('vtd-strict-option-off', boots[-1])
+        # Nothing was built or booted: no kernel image, no QEMU.
+        self.assertNotIn('qemu-system-x86_64', ' '.join(' '.join(c) for c in cmds))
+        self.assertFalse(os.path.exists(os.path.join(self.cache, 'build')))
+
+    def test_check_modes_option_and_unknown_mode(self):
+        cmds, _ = self.dry('check', '--modes', 'noiommu')
+        boots = [c for c in cmds if tool_of(c) == 'vm']
+        self.assertEqual([c[c.index('--mode') + 1] for c in boots], ['noiommu', 'vtd-strict'])
+        p = self.run_tool('check', '--modes', 'nope', dry=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("unknown mode 'nope'", p.stderr)
+
+    def test_demo_prints_every_stage(self):
+        cmds, _ = self.dry('demo')
+        tools = [tool_of(c) for c in cmds]
+        self.assertEqual(tools[:5], ['deps', 'base-tree', 'apply', 'build', 'initramfs'])
+        self.assertEqual(tools[-1], 'report.py')
+        boots = [c for c in cmds if tool_of(c) == 'vm']
+        self.assertEqual([c[c.index('--mode') + 1] for c in boots],
+                         modes.names(modes.load(), ['demo']))
+        self.assertIn('tests/kernel-config-bench', ' '.join(cmds[tools.index('build')]))
+
+
+class Matrix(unittest.TestCase):
+    def table(self, text):
+        import tempfile  # pylint: disable=import-outside-toplevel
+        with tempfile.NamedTemporaryFile('w', delete=False) as f:
+            f.write(text)
+        self.addCleanup(os.remove, f.name)
+        return f.name
+
+    ROW = 'm1 | check,trace | intel-iommu | - | DMA | x\n@intel-iommu | vtd_inv_desc_iotlb_*\n'
+
+    def test_the_project_table_loads(self):
+        m = modes.load()
+        self.assertEqual(modes.floor_mode(m), 'noiommu')
+        self.assertTrue(m['vtd-strict'].traced and m['vtd-strict'].strict)
+        self.assertTrue(m['vtd-lazy'].translates and not m['vtd-lazy'].strict)
+        self.assertFalse(m['passthrough'].translates)
+        self.assertIn('vtd_inv_desc_iotlb_*', m['vtd-strict'].trace_events)
+
+    def test_bad_tables_are_refused(self):
+        bad = {
+            'm1 | check | - | - | DMA\n': '6 non-empty fields',
+            'm1 | chek | - | - | DMA | x\n': 'unknown set',
+            'm1 | check | - | - | DMAFQ | x\n': 'unknown type',
+            'm1 | check | - | - | DMA | (\n': 'bad proof regex',
+            'm1 | check | - | - | DMA | x\nm1 | demo | - | - | DMA | x\n': 'listed twice',
+            'm1 | check,trace | virtio-iommu-pci | - | DMA | x\n': 'no @virtio-iommu-pci events',
+            'm1 | check,trace | intel-iommu | - | DMA-FQ | x\n@intel-iommu | e\n': 'not strict',
+        }
+        for text, why in bad.items():
+            with self.subTest(why=why):
+                with self.assertRaises(modes.TableError) as cm:
+                    modes.load(self.table(text))
+                self.assertIn(why, str(cm.exception))
+
+    def test_command_line(self):
+        t = self.table(self.ROW)
+        run = lambda *a: subprocess.run([os.path.join(TOOLS, 'modes.py'), '--table', t, *a],
+                                        capture_output=True, text=True)
+        self.assertEqual(run('list', '--set', 'trace').stdout, 'm1\n')
+        self.assertEqual(run('get', 'm1', 'strict').stdout, '1\n')
+        self.assertEqual(run('has', 'm1', 'demo').returncode, 1)
+        p = run('get', 'nope', 'type')
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("unknown mode 'nope'", p.stderr)
+        self.assertIn("MODE_TRACE_EVENTS='vtd_inv_desc_iotlb_* pci_cfg_write'",
+                      run('shell', 'm1').stdout)
+
+    def test_guest_file_is_posix_sh_and_answers(self):
+        text = subprocess.run([os.path.join(TOOLS, 'modes.py'), 'guest'], capture_output=True,
+                              text=True, check=True).stdout
+        for m in modes.load().values():
+            p = subprocess.run(['sh', '-c', f'{text}\nmode_vars "$1" && echo "$MODE_TYPE '
+                                '$MODE_TRANSLATES $MODE_STRICT $MODE_PROOF"', 'sh', m.name],
+                               capture_output=True, text=True)
+            self.assertEqual(p.stdout.strip(),
+                             f'{m.type} {int(m.translates)} {int(m.strict)} {m.proof}')
+        p = subprocess.run(['sh', '-c', f'{text}\nmode_vars nope'], capture_output=True)
+        self.assertEqual(p.returncode, 1)
+
+    def test_no_other_file_reads_the_table(self):
+        """Only tools/modes.py opens tests/iommu-modes: no other file builds
+        a path to it (the others may name it in help and comments)."""
+        path_to_table = re.compile(r"""(\$\{?\w+\}?/(tests/)?iommu-modes|['"]iommu-modes['"]"""
+                                   r"""|/etc/iommu-modes|MODES_FILE)""")
+        readers = []
+        for root in (os.path.join(REPO, 'tools'), os.path.join(REPO, 'tests', 'guest')):
+            for dirpath, _, files in os.walk(root):
+                for f in files:
+                    p = os.path.join(dirpath, f)
+                    if p == os.path.join(REPO, 'tools', 'modes.py'):
+                        continue
+                    with open(p, errors='replace') as fh:
+                        for n, line in enumerate(fh, 1):
+                            if path_to_table.search(line):
+                                readers.append(f'{os.path.relpath(p, REPO)}:{n}')
+        self.assertEqual(readers, [])
+
+
+if __name__ == '__main__':
+    unittest.main()

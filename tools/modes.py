@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""The IOMMU matrix (tests/iommu-modes), parsed in this one place.
+
+Every other tool asks this module (Python: import modes) or this command
+(shell) what the modes are:
+
+  modes.py list [--set SET]...     mode names, in table order (of every SET)
+  modes.py get MODE FIELD          one field: qemu, append, type, proof,
+                                   sets, translates, strict, trace_events
+  modes.py has MODE SET            exit 0 if MODE is in SET, else 1
+  modes.py shell MODE              shell assignments for tools/vm
+                                   (MODE_QEMU, MODE_APPEND, MODE_TYPE, ...)
+  modes.py guest                   the guest's copy: a POSIX sh file defining
+                                   mode_vars MODE (tools/initramfs puts it
+                                   in /etc/sgr-modes.sh)
+  modes.py check                   parse the table and report problems
+
+A bad table, an unknown mode or field is an error with exit status 2.
+"""
+import argparse
+import os
+import re
+import shlex
+import sys
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TABLE = os.path.join(REPO, 'tests', 'iommu-modes')
+
+SETS = ('check', 'demo', 'trace', 'floor')
+TYPES = ('DMA', 'DMA-FQ', 'identity', 'none')
+# The guest writes its phase markers into PCI configuration space of a
+# spare device (tests/guest, sgr-mark); QEMU traces that write in order
+# with the IOMMU's own events.  Enabled in every traced boot.
+MARKER_EVENT = 'pci_cfg_write'
+
+
+class TableError(Exception):
+    pass
+
+
+@dataclass
+class Mode:
+    name: str
+    sets: List[str]
+    qemu: Optional[str]        # None: no IOMMU device
+    append: str
+    type: str
+    proof: str
+    line: int
+    trace_events: List[str] = field(default_factory=list)
+
+    @property
+    def device(self) -> Optional[str]:
+        return self.qemu.split(',', 1)[0] if self.qemu else None
+
+    @property
+    def translates(self) -> bool:
+        """The device's DMA goes through a translating domain."""
+        return self.type in ('DMA', 'DMA-FQ')
+
+    @property
+    def strict(self) -> bool:
+        return self.type == 'DMA'
+
+    @property
+    def traced(self) -> bool:
+        return 'trace' in self.sets
+
+    @property
+    def floor(self) -> bool:
+        return 'floor' in self.sets
+
+    def field(self, name: str) -> str:
+        if name == 'sets':
+            return ','.join(self.sets)
+        if name == 'qemu':
+            return self.qemu or '-'
+        if name in ('translates', 'strict', 'traced', 'floor'):
+            return '1' if getattr(self, name) else '0'
+        if name == 'trace_events':
+            return ' '.join(self.trace_events)
+        if name in ('name', 'append', 'type', 'proof', 'device'):
+            return getattr(self, name) or '-'
+        raise TableError(f'unknown field {name!r} (fields: name, sets, qemu, device, append, '
+                         'type, proof, translates, strict, traced, floor, trace_events)')
+
+
+def _split(line: str, n: int) -> List[str]:
+    """n '|'-separated fields, the last one taking the rest of the line."""
+    parts = line.split('|', n - 1)
+    return [p.strip() for p in parts]
+
+
+def load(path: str = TABLE) -> Dict[str, Mode]:
+    """The modes in table order; raises TableError on any problem."""
+    modes: Dict[str, Mode] = {}
+    events: Dict[str, List[str]] = {}
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise TableError(f'{path}: {e.strerror}') from e
+    for i, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line or line.startswith('#'):
+            continue
+        where = f'{os.path.basename(path)}:{i}'
+        if line.startswith('@'):
+            dev, _, ev = line[1:].partition('|')
+            dev, ev = dev.strip(), ev.split()
+            if not dev or not ev:
+                raise TableError(f'{where}: an @device line needs a device and its events')
+            events[dev] = ev
+            continue
+        f = _split(line, 6)
+        if len(f) != 6 or not all(f):
+            raise TableError(f'{where}: a mode row has 6 non-empty fields, this one {len(f)}')
+        name, sets, qemu, append, typ, proof = f
+        if not re.fullmatch(r'[a-z0-9][a-z0-9-]*', name):
+            raise TableError(f'{where}: bad mode name {name!r}')
+        if name in modes:
+            raise TableError(f'{where}: mode {name} listed twice')
+        sl = [s for s in sets.split(',') if s]
+        bad = [s for s in sl if s not in SETS]
+        if bad:
+            raise TableError(f'{where}: unknown set(s) {",".join(bad)} (sets: {", ".join(SETS)})')
+        if typ not in TYPES:
+            raise TableError(f'{where}: unknown type {typ!r} (types: {", ".join(TYPES)})')
+        try:
+            re.compile(proof[1:] if proof.startswith('!') else proof)
+        except re.error as e:
+            raise TableError(f'{where}: bad proof regex: {e}') from e
+        modes[name] = Mode(name, sl, None if qemu == '-' else qemu,
+                           '' if append == '-' else append, typ, proof, i)
+    if not modes:
+        raise TableError(f'{path}: no mode')
+    for m in modes.values():
+        if m.device:
+            m.trace_events = list(events.get(m.device, []))
+        if m.traced:
+            if not m.strict:
+                raise TableError(f'mode {m.name}: in set "trace" but type {m.type} is not '
+                                 'strict (a lazy domain batches its invalidations)')
+            if not m.trace_events:
+                raise TableError(f'mode {m.name}: in set "trace" but no @{m.device} events')
+    floors = [m.name for m in modes.values() if m.floor]
+    if len(floors) > 1:
+        raise TableError(f'more than one floor mode: {", ".join(floors)}')
+    return modes
+
+
+def floor_mode(modes: Dict[str, Mode]) -> Optional[str]:
+    return next((m.name for m in modes.values() if m.floor), None)
+
+
+def order(modes: Dict[str, Mode]) -> Dict[str, int]:
+    return {name: i for i, name in enumerate(modes)}
+
+
+def names(modes: Dict[str, Mode], sets: Optional[List[str]] = None) -> List[str]:
+    return [m.name for m in modes.values() if not sets or all(s in m.sets for s in sets)]
+
+
+def get(modes: Dict[str, Mode], name: str) -> Mode:
+    if name not in modes:
+        raise TableError(f"unknown mode '{name}' (modes: {' '.join(modes)})")
+    return modes[name]
+
+
+def shell(m: Mode) -> str:
+    q = shlex.quote
+    return '\n'.join([
+        f'MODE_NAME={q(m.name)}',
+        f'MODE_SETS={q(",".join(m.sets))}',
+        f'MODE_QEMU={q(m.qemu or "")}',
+        f'MODE_DEVICE={q(m.device or "")}',
+        f'MODE_APPEND={q(m.append)}',
+        f'MODE_TYPE={q(m.type)}',
+        f'MODE_PROOF={q(m.proof)}',
+        f'MODE_TRANSLATES={int(m.translates)}',
+        f'MODE_STRICT={int(m.strict)}',
+        f'MODE_TRACED={int(m.traced)}',
+        f'MODE_TRACE_EVENTS={q(" ".join(m.trace_events + ([MARKER_EVENT] if m.trace_events else [])))}',
+    ]) + '\n'
+
+
+def guest(modes: Dict[str, Mode]) -> str:
+    """mode_vars MODE for the guest's /etc/sgr-modes.sh (POSIX sh)."""
+    q = shlex.quote
+    out = ['# Generated by tools/modes.py from tests/iommu-modes: do not edit.',
+           '# mode_vars MODE: set MODE_TYPE, MODE_PROOF, MODE_TRANSLATES, MODE_STRICT,',
+           '# MODE_TRACED for MODE; return 1 for a mode the table does not have.',
+           'mode_vars() {', '\tcase $1 in']
+    for m in modes.values():
+        out.append(f'\t{q(m.name)}) MODE_TYPE={q(m.type)} MODE_PROOF={q(m.proof)} '
+                   f'MODE_TRANSLATES={int(m.translates)} MODE_STRICT={int(m.strict)} '
+                   f'MODE_TRACED={int(m.traced)} ;;')
+    out += ['\t*) return 1 ;;', '\tesac', '}', '']
+    return '\n'.join(out)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--table', default=TABLE, help=argparse.SUPPRESS)
+    sub = ap.add_subparsers(dest='cmd', required=True)
+    p = sub.add_parser('list')
+    p.add_argument('--set', action='append', choices=SETS)
+    p = sub.add_parser('get')
+    p.add_argument('mode')
+    p.add_argument('field')
+    p = sub.add_parser('has')
+    p.add_argument('mode')
+    p.add_argument('set', choices=SETS)
+    p = sub.add_parser('shell')
+    p.add_argument('mode')
+    sub.add_parser('guest')
+    sub.add_parser('check')
+    a = ap.parse_args(argv)
+    try:
+        modes = load(a.table)
+        if a.cmd == 'list':
+            print('\n'.join(names(modes, a.set)))
+        elif a.cmd == 'get':
+            print(get(modes, a.mode).field(a.field))
+        elif a.cmd == 'has':
+            return 0 if a.set in get(modes, a.mode).sets else 1
+        elif a.cmd == 'shell':
+            sys.stdout.write(shell(get(modes, a.mode)))
+        elif a.cmd == 'guest':
+            sys.stdout.write(guest(modes))
+        else:
+            print(f'{len(modes)} modes: {" ".join(modes)}')
+    except TableError as e:
+        print(f'modes.py: {e}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
