@@ -22,7 +22,7 @@ writes a marker only after the work before it has completed.
 
 The guest's markers (tests/guest/sgr_mark.c) are 32-bit writes to offset
 0x3c of the PCI configuration space of the marker device (00:13.0), which
-QEMU traces as 'pci_cfg_write pci-testdev 00:13.0 @0x3c <- 0xVALUE'; the
+QEMU traces as 'pci_cfg_write edu 00:13.0 @0x3c <- 0xVALUE'; the
 value is (tag << 24) | payload:
 
   0x53 phase begin, 0x45 phase end   payload 1 = on, 2 = off

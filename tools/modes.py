@@ -31,7 +31,7 @@ TABLE = os.path.join(REPO, 'tests', 'iommu-modes')
 SETS = ('check', 'demo', 'trace', 'floor')
 TYPES = ('DMA', 'DMA-FQ', 'identity', 'none')
 # The guest writes its phase markers into PCI configuration space of a
-# spare device (tests/guest, sgr-mark); QEMU traces that write in order
+# spare device (tests/guest, sgr_mark); QEMU traces that write in order
 # with the IOMMU's own events.  Enabled in every traced boot.
 MARKER_EVENT = 'pci_cfg_write'
 

@@ -37,6 +37,15 @@ class KtapResult(unittest.TextTestResult):
         super().addError(test, err)
         self.rows.append((ktap.FAIL, test.id(), 'error: ' + first_line(err[1])))
 
+    def addSubTest(self, test, subtest, err):
+        # A failing subTest is not reported through addFailure, and its
+        # test then never reaches addSuccess: without this row it would
+        # vanish from the document.
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            kind = '' if issubclass(err[0], test.failureException) else 'error: '
+            self.rows.append((ktap.FAIL, subtest.id(), kind + first_line(err[1])))
+
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
         self.rows.append((ktap.SKIP, test.id(), reason))

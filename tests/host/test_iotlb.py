@@ -254,7 +254,7 @@ class VmTrace(ToolTest):
             cmd, _ = self.qemu(mode, '--trace', 'auto')
             got = [cmd[i + 1] for i, w in enumerate(cmd) if w == '-trace']
             self.assertEqual(got, [f'enable={e}' for e in events])
-            self.assertIn('pci-testdev,addr=13.0', cmd)
+            self.assertIn('edu,addr=13.0', cmd)
 
     def test_no_trace_by_default_nor_without_an_iommu(self):
         for mode, extra in (('vtd-strict', ()), ('noiommu', ('--trace', 'auto'))):

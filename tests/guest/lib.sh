@@ -1,0 +1,419 @@
+# shellcheck shell=sh
+# shellcheck disable=SC3043 # local: dash and busybox ash, the two shells that run this, have it
+# shellcheck disable=SC2034 # the variables set here are read by t/*.sh and /init
+#
+# The guest tests' library: sourced by /init (busybox ash, as
+# /lib/sgr/lib.sh) and by tests/guest/plan on the host (dash).  POSIX sh
+# plus "local".  Sourcing it defines variables and functions only; it
+# touches nothing.
+#
+# A test is a file t/<test>.sh defining
+#   <test>_cases   the names of the top-level KTAP cases it reports, one a
+#                  line, in order; from the parameters alone, never from
+#                  what happens at run time (tests/guest/plan prints them
+#                  on the host, /init counts them for its plan)
+#   <test>_run     reports exactly those cases, in that order (a case that
+#                  cannot run is a SKIP or a failure; it never disappears)
+# The KTAP itself goes through tools/ktap.sh (/lib/sgr/ktap.sh), which
+# /init sources and points at fd 3 (KTAP_FD=3, /dev/ttyS1).
+
+# Where the library and t/ are (/init: /lib/sgr; tests/guest/plan: beside it).
+SGR_LIB=${SGR_LIB:-/lib/sgr}
+
+# The tests that run when sgr.tests is not given, in order.
+SGR_DEFAULT_TESTS=proof,kunit,zswap,iotlb,dmabench,dmesg
+
+# The spare PCI devices tools/vm attaches at fixed slots: edu (the
+# dma_map_benchmark tests), pci-testdev for lz4-dmatest, and a second
+# edu that no driver binds, the iotlb test's marker channel
+# (tests/guest/sgr_mark.c).
+EDU=0000:00:10.0
+TESTDEV=0000:00:11.0
+MARKDEV=0000:00:13.0
+ZP=/sys/module/zswap/parameters
+LZ4DT=/sys/bus/pci/drivers/lz4_dmatest
+REUSE_DBG=/sys/kernel/debug/dma_reuse
+LZ4DT_ROOT_DBG=/sys/kernel/debug/lz4_dmatest
+LZ4DT_DBG=$LZ4DT_ROOT_DBG/$TESTDEV
+DMESG_PATTERNS=/etc/dmesg-patterns
+SGR_MARK=/bin/sgr_mark
+
+# ---------------------------------------------------------------------
+# Parameters
+
+# sgr_cmdline: the kernel command line the parameters come from.  The
+# host's tests/guest/plan sets SGR_CMDLINE (possibly empty): its own
+# /proc/cmdline is not the guest's.
+sgr_cmdline() {
+	if [ "${SGR_CMDLINE+set}" = set ]; then
+		printf '%s\n' "$SGR_CMDLINE"
+	else
+		cat /proc/cmdline 2>/dev/null
+	fi
+}
+
+# param NAME DEFAULT: the value of the first sgr.NAME=VALUE word, else
+# DEFAULT.  A word "sgr.NAME=" gives the empty value.
+param() {
+	sgr_cmdline | awk -v k="sgr.$1=" -v d="$2" '
+		{ for (i = 1; i <= NF; i++)
+			if (index($i, k) == 1) { print substr($i, length(k) + 1); f = 1; exit } }
+		END { if (!f) print d }'
+}
+
+# list WORDS: a comma-separated parameter as blank-separated words.
+list() {
+	printf '%s\n' "$1" | tr , ' '
+}
+
+# sgr_params: every parameter the tests read, into variables (documented
+# at the top of tests/guest/init).
+sgr_params() {
+	MODE=$(param mode noiommu)
+	TESTS=$(list "$(param tests "$SGR_DEFAULT_TESTS")")
+	KUNIT_RERUN=$(list "$(param kunit_rerun '')")
+	ZSWAP_MIB=$(param zswap_mib 192)
+	ZSWAP_MIB2=$(param zswap_mib2 64)
+	ZSWAP_PASSES=$(param zswap_passes 1)
+	IOTLB_MIB=$(param iotlb_mib 16)
+	FIRE=$(list "$(param fire hotplug,switch)")
+	BENCH_SECONDS=$(param bench_seconds 2)
+	BENCH_METHODS=$(list "$(param bench_methods single,sg,bounce,reuse)")
+	BENCH_GRANULES=$(list "$(param bench_granules 1,2,16)")
+	BENCH_ZSWAP_MIB=$(param bench_zswap_mib 32)
+}
+
+# ---------------------------------------------------------------------
+# The plan and the run
+
+# test_known NAME: there is a t/NAME.sh (its functions are defined).
+test_known() {
+	case $1 in
+	''|*[!a-z0-9_]*) return 1 ;;
+	esac
+	[ -f "$SGR_LIB/t/$1.sh" ]
+}
+
+# plan_cases: the top-level case names of every selected test, in order.
+# An unknown test is one (failing) case named after it.
+plan_cases() {
+	local t
+	for t in $TESTS; do
+		if test_known "$t"; then
+			"${t}_cases"
+		else
+			printf '%s\n' "$t"
+		fi
+	done
+}
+
+# run_tests: run every selected test.  A test that reports fewer cases than
+# it planned gets the missing ones as failures, so the plan always holds.
+run_tests() {
+	local t want got n k name
+	for t in $TESTS; do
+		if ! test_known "$t"; then
+			result 1 "$t" "unknown guest test"
+			continue
+		fi
+		want=$("${t}_cases")
+		SGR_REPORTED=
+		SGR_NREPORTED=0
+		"${t}_run"
+		got=$(printf '%s' "$SGR_REPORTED")
+		[ "$got" = "$want" ] && continue
+		n=$(printf '%s\n' "$want" | grep -c .)
+		ktap_diag "test $t reported $SGR_NREPORTED cases, planned $n:" \
+			"$(printf '%s' "$SGR_REPORTED" | tr '\n' ' ')"
+		k=0
+		for name in $want; do
+			k=$((k + 1))
+			[ "$k" -gt "$SGR_NREPORTED" ] &&
+				result 1 "$name" "test $t did not report this case"
+		done
+	done
+}
+
+# ---------------------------------------------------------------------
+# Results: thin wrappers over tools/ktap.sh that also count what a test
+# reported (run_tests checks it against the test's plan).
+
+SGR_REPORTED=
+SGR_NREPORTED=0
+
+# result STATUS NAME [REASON]: STATUS 0, skip, or anything else: failed.
+result() {
+	SGR_REPORTED="$SGR_REPORTED$2
+"
+	SGR_NREPORTED=$((SGR_NREPORTED + 1))
+	ktap_result "$1" "$2" "${3:-}"
+}
+
+# verdict NAME: passed if FAIL_WHY is empty, else failed with it.
+verdict() {
+	if [ -z "$FAIL_WHY" ]; then
+		result 0 "$1"
+	else
+		result 1 "$1" "$FAIL_WHY"
+	fi
+}
+
+diag() { ktap_diag "$@"; }
+
+# diag_lines [PREFIX]: every line of stdin as a diagnostic line, byte for
+# byte what "ktap_diag PREFIX LINE" writes for each (at the current depth,
+# tabs and carriage returns as blanks), but in one pass: ktap_diag forks
+# twice per line, which under TCG costs seconds for a tool's histograms.
+diag_lines() {
+	tr '\r\t' '  ' | SGR_DIAG_PREFIX="$(sgr_pad)# ${1:-}" \
+		awk '{ print ENVIRON["SGR_DIAG_PREFIX"] $0 }' >&"$KTAP_FD"
+}
+
+# subtest_begin NAME PLAN / subtest_end STATUS [REASON]: a nested document
+# whose parent line is one of the test's cases (one level deep).
+SGR_SUB_NAME=
+SGR_DEPTH=0
+subtest_begin() {
+	SGR_SUB_NAME=$1
+	SGR_DEPTH=$((SGR_DEPTH + 1))
+	ktap_subtest_begin "$1" "$2"
+}
+subtest_end() {
+	ktap_subtest_end "$1" "${2:-}" || return
+	SGR_DEPTH=$((SGR_DEPTH - 1))
+	SGR_REPORTED="$SGR_REPORTED$SGR_SUB_NAME
+"
+	SGR_NREPORTED=$((SGR_NREPORTED + 1))
+}
+
+# sgr_pad: the indentation of the current depth (ktap_subtest_begin
+# indents by four spaces per level).
+sgr_pad() {
+	local i=0
+	while [ "$i" -lt "$SGR_DEPTH" ]; do
+		printf '    '
+		i=$((i + 1))
+	done
+}
+
+# nested_lines: stdin, lines of a KTAP document, passed on indented to the
+# current depth.
+nested_lines() {
+	SGR_NEST_PAD=$(sgr_pad) awk '{ print ENVIRON["SGR_NEST_PAD"] $0 }' >&"$KTAP_FD"
+}
+
+# ---------------------------------------------------------------------
+# Small readers
+
+# counter FILE KEY: a counter from a "key value" or "key: value" file, else 0
+counter() {
+	awk -v k="$2" '$1 == k || $1 == k ":" { print $2; f = 1 } END { if (!f) print 0 }' \
+		"$1" 2>/dev/null || echo 0
+}
+
+# oneline FILE: a small file's lines joined by blanks.
+oneline() {
+	tr '\n' ' ' <"$1"
+}
+
+ncpus() {
+	grep -c ^processor /proc/cpuinfo
+}
+
+# cmdline_has WORD: the kernel command line has WORD.
+cmdline_has() {
+	case " $(sgr_cmdline) " in
+	*" $1 "*) return 0 ;;
+	esac
+	return 1
+}
+
+# ---------------------------------------------------------------------
+# Devices
+
+# bind_override DRIVER BDF: DRIVER bound to BDF through driver_override
+# (another driver is unbound first).
+bind_override() {
+	local dev="/sys/bus/pci/devices/$2"
+	[ -e "$dev" ] || return 1
+	[ -e "/sys/bus/pci/drivers/$1/$2" ] && return 0
+	[ -e "$dev/driver" ] && echo "$2" >"$dev/driver/unbind"
+	echo "$1" >"$dev/driver_override"
+	echo "$2" >/sys/bus/pci/drivers_probe
+	[ -e "/sys/bus/pci/drivers/$1/$2" ]
+}
+
+# unbind_override DRIVER BDF: unbind, and forget the override.
+unbind_override() {
+	echo "$2" >"/sys/bus/pci/drivers/$1/unbind"
+	echo >"/sys/bus/pci/devices/$2/driver_override"
+}
+
+bind_edu() { bind_override dma_map_benchmark $EDU; }
+
+# ---------------------------------------------------------------------
+# Swap, zswap and the test driver
+
+# setup_swap: the swap disk on (once) and zswap set up for the stress.
+setup_swap() {
+	if ! grep -q '^/dev/vda ' /proc/swaps; then
+		[ -b /dev/vda ] || { diag "no swap disk /dev/vda"; return 1; }
+		mkswap /dev/vda >/dev/null && swapon /dev/vda || return 1
+	fi
+	echo Y >$ZP/enabled
+	# The whole region must fit in the pool (about 0.6 x its size), or
+	# zswap rejects pages and they go to the disk instead.
+	echo 40 >$ZP/max_pool_percent
+	echo N >$ZP/shrinker_enabled
+	diag "zswap: compressor $(cat $ZP/compressor)," \
+		"zpool $(cat $ZP/zpool)," \
+		"max_pool_percent $(cat $ZP/max_pool_percent)"
+}
+
+set_compressor() {
+	echo "$1" >$ZP/compressor 2>/dev/null && [ "$(cat $ZP/compressor)" = "$1" ]
+}
+
+lz4dt_bound() { [ -e "$LZ4DT/$TESTDEV" ]; }
+lz4dt_stats() { echo "$LZ4DT_DBG/stats"; }
+cache_stats() { echo "$REUSE_DBG/$TESTDEV/stats"; }
+
+lz4dt_selftest() {
+	awk '/^driver/ { d = ($3 == "lz4-dmatest") } d && /^selftest/ { print $3; exit }' /proc/crypto
+}
+
+# Whether the cache must serve lz4-dmatest in this mode: a translating
+# domain, and the cache built in.
+cache_expected() {
+	[ "${MODE_TRANSLATES:-0}" = 1 ] && [ -e $REUSE_DBG/stats ]
+}
+
+# engine_clean: the engine never saw a wrong or missing translation; else
+# FAIL_WHY says what it saw.
+engine_clean() {
+	local f mm faults
+	f=$(lz4dt_stats)
+	mm=$(counter "$f" mismatches)
+	faults=$(counter "$f" faults)
+	diag "lz4-dmatest: $(oneline "$f")"
+	[ "$mm" = 0 ] && [ "$faults" = 0 ] && return 0
+	FAIL_WHY="the engine saw $mm mismatched translations and $faults faults"
+	return 1
+}
+
+# stress NAME MIB SEED [PASSES]: one zswap_stress run in its own cgroup,
+# its KTAP (a nested document named NAME, indented by the program) on fd 3.
+# STRESS_PREFIX, if set, goes before the program (taskset -c N).
+stress() {
+	local cg="/sys/fs/cgroup/zswap_$1" rc
+	echo +memory >/sys/fs/cgroup/cgroup.subtree_control
+	mkdir -p "$cg"
+	# 6.12 charges the compressed pool to the cgroup: memory.max must hold
+	# it (about 0.6 x the region) but not the region itself.
+	echo $(($2 * 3 / 4))M >"$cg/memory.max"
+	sh -c "echo \$\$ >$cg/cgroup.procs && exec ${STRESS_PREFIX:-} /bin/zswap_stress --size $2 \
+		--passes ${4:-$ZSWAP_PASSES} --seed $3 --cgroup $cg --name $1" >&3 2>&1
+	rc=$?
+	rmdir "$cg" 2>/dev/null
+	return $rc
+}
+
+# fire DONE: CPU offline/online on every secondary CPU, and zswap's
+# compressor switched away and back (the old pool is destroyed once its
+# entries are gone), as FIRE says, for as long as file DONE does not
+# exist.  Prints the numbers of events, then failures.  (A finished
+# background job stays a zombie for kill -0 until the shell reaps it,
+# which it does not while in $(...): hence a file.)
+fire() {
+	local stop="$1" hot=0 sw=0 bad=0 c
+	while [ ! -e "$stop" ]; do
+		case " $FIRE " in *" hotplug "*)
+			for c in /sys/devices/system/cpu/cpu[1-9]*/online; do
+				[ -e "$c" ] || continue
+				echo 0 >"$c" || bad=$((bad + 1))
+				sleep 1
+				echo 1 >"$c" || bad=$((bad + 1))
+				hot=$((hot + 1))
+			done ;;
+		esac
+		case " $FIRE " in *" switch "*)
+			if set_compressor lz4-scomp && sleep 1 &&
+				set_compressor lz4-dmatest; then
+				sw=$((sw + 1))
+			else
+				bad=$((bad + 1))
+			fi ;;
+		esac
+		# Mostly full speed: the traffic is what the teardowns race.
+		sleep 4
+	done
+	echo $hot $sw $bad
+}
+
+# ---------------------------------------------------------------------
+# The iotlb test's marker channel (tests/guest/sgr_mark.c)
+
+MARK_WHY=
+
+# mark ARGS...: one marker; on failure MARK_WHY says why (the first one).
+mark() {
+	local out
+	if out=$("$SGR_MARK" --dev "$MARKDEV" "$@" 2>&1); then
+		return 0
+	fi
+	[ -n "$MARK_WHY" ] ||
+		MARK_WHY="marker '$*' failed: $(printf '%s' "$out" | head -n 1)"
+	return 1
+}
+
+# vtd_domain_id FILE BDF: the VT-d domain id of BDF's context entry, from
+# FILE, the format of /sys/kernel/debug/iommu/intel/dmar_translation_struct
+# (drivers/iommu/intel/debugfs.c: "B:D.F<tab>0xRT_HI:0xRT_LO<tab>
+# 0xCTX_HI:0xCTX_LO<tab>PASID<tab>0xPE2:0xPE1:0xPE0").  Legacy mode
+# (PASID -1): DID = (ctx_hi >> 8) & 0xffff; scalable mode: the entry of
+# PASID 0, DID = pasid_entry[1] & 0xffff.  Returns 1 if BDF is not there.
+vtd_domain_id() {
+	local bdf="${2#0000:}" line ctx pasid pe hex
+	line=$(awk -F'\t' -v d="$bdf" '$1 == d && ($4 + 0 == -1 || $4 + 0 == 0) { print; exit }' "$1" 2>/dev/null)
+	[ -n "$line" ] || return 1
+	ctx=$(printf '%s\n' "$line" | cut -f3)
+	pasid=$(printf '%s\n' "$line" | cut -f4 | tr -d ' ')
+	if [ "$pasid" = -1 ]; then
+		hex=${ctx%%:*}
+	else
+		pe=$(printf '%s\n' "$line" | cut -f5)
+		pe=${pe#*:}
+		hex=${pe%%:*}
+	fi
+	hex=${hex#0x}
+	# The low 8 hex digits carry the DID: shell arithmetic stays far from
+	# the sign bit.
+	while [ ${#hex} -gt 8 ]; do
+		hex=${hex#?}
+	done
+	case $hex in
+	''|*[!0-9a-fA-F]*) return 1 ;;
+	esac
+	if [ "$pasid" = -1 ]; then
+		echo $(((0x$hex >> 8) & 0xffff))
+	else
+		echo $((0x$hex & 0xffff))
+	fi
+}
+
+# ---------------------------------------------------------------------
+# dmesg
+
+# dmesg_unexpected: the kernel log without the report that the KUnit
+# misuse case provokes on purpose, which it brackets with two markers.
+# At most 100 lines per report: a lost end marker hides nothing more.
+dmesg_unexpected() {
+	dmesg | awk '/dma-reuse-kunit: expected report begins/ { skip = 100 }
+		!skip { print } skip { skip-- }
+		/dma-reuse-kunit: expected report ends/ { skip = 0 }'
+}
+
+# dmesg_expected: the bracketed report(s) only.
+dmesg_expected() {
+	dmesg | awk '/expected report begins/ { s = 1 } s; /expected report ends/ { s = 0 }'
+}

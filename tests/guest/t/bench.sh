@@ -1,0 +1,132 @@
+# shellcheck shell=sh
+# shellcheck disable=SC3043 # local: dash and busybox ash, the two shells that run this, have it
+#
+# The comparison of make demo / make bench, run on the benchmark kernel
+# (test "bench", not in the default list).  Measurements only: nothing
+# here passes or fails on a time.  Prints diagnostic lines for
+# tools/report.py, in exactly this format:
+#
+#   # BENCH <key=value ...>            one per dma_map_benchmark run, the
+#                                      tool's RESULT line with the method
+#   # HIST <method> <granule> <threads> map|unmap <lo_ns> <hi_ns> <count>
+#   # ZSWAPAB marking=on|off <key=value ...>
+#
+# and one case per part, bench_dma_map and bench_zswap_ab: failed only if
+# a run produced no numbers (the tool failed, or the driver could not be
+# bound).
+#
+# Kernel command line parameters (read by sgr_params in lib.sh):
+#   sgr.bench_seconds=N     seconds per run (default 2)
+#   sgr.bench_methods=a,b   of single,sg,bounce,reuse (default all four)
+#   sgr.bench_granules=a,b  pages per map (default 1,2,16: 4, 8, 64 KiB)
+#   sgr.bench_zswap_mib=N   MiB per zswap A/B pass (default 32; 0: none)
+
+bench_cases() {
+	echo bench_dma_map
+	echo bench_zswap_ab
+}
+
+bench_run() {
+	local ncpu
+	ncpu=$(ncpus)
+	diag "bench: $ncpu CPUs, ${BENCH_SECONDS}s per run, methods $BENCH_METHODS," \
+		"granules $BENCH_GRANULES"
+	bench_dma "$ncpu"
+	bench_zswap
+}
+
+# bench_one METHOD GRANULE THREADS: one run.  The tool prints a RESULT line
+# and HIST lines; they are passed on with the run's parameters.
+bench_one() {
+	local out
+	out=$(/bin/dma_map_benchmark -m "$1" -g "$2" -t "$3" -s "$BENCH_SECONDS" 2>&1)
+	if ! printf '%s\n' "$out" | grep -q '^RESULT '; then
+		printf '%s\n' "$out" | head -n 5 | diag_lines "bench output: "
+		return 1
+	fi
+	printf '%s\n' "$out" | sed -n "s/^RESULT /BENCH method=$1 /p" | diag_lines
+	printf '%s\n' "$out" | sed -n "s/^HIST /HIST $1 $2 $3 /p" | diag_lines
+}
+
+# bench_dma NCPU: every method x granule, 1 thread and one per CPU.
+bench_dma() {
+	local m g t bad=0 runs=0 threads=1
+	if ! bind_edu; then
+		result 1 bench_dma_map "cannot bind dma_map_benchmark to $EDU"
+		return
+	fi
+	[ "$1" -gt 1 ] && threads="1 $1"
+	for g in $BENCH_GRANULES; do
+		for t in $threads; do
+			for m in $BENCH_METHODS; do
+				runs=$((runs + 1))
+				bench_one "$m" "$g" "$t" || bad=$((bad + 1))
+			done
+		done
+	done
+	if [ $bad = 0 ]; then
+		result 0 bench_dma_map
+	else
+		result 1 bench_dma_map "$bad of $runs runs printed no numbers"
+	fi
+}
+
+# bench_zswap_pass on|off: one zswap pass on lz4-dmatest with the marking
+# on or off; its numbers as a ZSWAPAB line.
+bench_zswap_pass() {
+	local marking="$1" st out rc r0 m0 q0 r1 m1 q1
+	st=$(lz4dt_stats)
+	if [ "$marking" = on ]; then
+		echo Y >"$ZP/reuse_dma_buffer"
+	else
+		echo N >"$ZP/reuse_dma_buffer"
+	fi
+	r0=$(counter "$st" requests) m0=$(counter "$st" map_ns) q0=$(counter "$st" req_ns)
+	# The program's KTAP is read here, not passed on: the numbers are in
+	# the ZSWAPAB line.
+	out=$(stress "bench_$marking" "$BENCH_ZSWAP_MIB" 7 1 3>&1)
+	rc=$?
+	r1=$(counter "$st" requests) m1=$(counter "$st" map_ns) q1=$(counter "$st" req_ns)
+	diag "ZSWAPAB marking=$marking rc=$rc" \
+		"store_pps=$(bench_value "$out" swapout_pages_per_s)" \
+		"load_pps=$(bench_value "$out" swapin_pages_per_s)" \
+		"mismatches=$(bench_value "$out" mismatches)" \
+		"requests=$((r1 - r0)) map_ns=$((m1 - m0)) req_ns=$((q1 - q0))"
+	return $rc
+}
+
+# bench_value OUTPUT KEY: the first "# KEY: value" of zswap_stress's output.
+bench_value() {
+	printf '%s\n' "$1" | sed -n "s/.*# $2: //p" | head -n 1
+}
+
+bench_zswap() {
+	local bad=0
+	if [ "$BENCH_ZSWAP_MIB" = 0 ]; then
+		result skip bench_zswap_ab "sgr.bench_zswap_mib=0"
+		return
+	fi
+	if ! lz4dt_bound; then
+		result 1 bench_zswap_ab "lz4-dmatest is not bound to $TESTDEV"
+		return
+	fi
+	if ! setup_swap; then
+		result 1 bench_zswap_ab "swap setup failed"
+		return
+	fi
+	if ! set_compressor lz4-dmatest; then
+		result 1 bench_zswap_ab "zswap refused lz4-dmatest"
+		return
+	fi
+	# Off first, then on, then off again: the two off passes bracket the
+	# on pass, so drift over the boot shows.
+	bench_zswap_pass off || bad=1
+	bench_zswap_pass on || bad=1
+	bench_zswap_pass off || bad=1
+	echo Y >"$ZP/reuse_dma_buffer"
+	if [ $bad = 0 ]; then
+		result 0 bench_zswap_ab
+	else
+		result 1 bench_zswap_ab "a zswap pass failed (data or coverage)"
+	fi
+}

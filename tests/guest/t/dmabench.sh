@@ -1,0 +1,35 @@
+# shellcheck shell=sh
+# shellcheck disable=SC3043 # local: dash and busybox ash, the two shells that run this, have it
+#
+# dma_map_benchmark_smoke: dma_map_benchmark bound to edu through
+# driver_override, the kernel's selftest tool (built statically from the
+# tree) printed latencies; under swiotlb=force the mappings also bounced.
+
+dmabench_cases() {
+	echo dma_map_benchmark_smoke
+}
+
+dmabench_run() {
+	local out avg hw
+	if ! bind_edu; then
+		result 1 dma_map_benchmark_smoke "cannot bind dma_map_benchmark to $EDU"
+		return
+	fi
+	out=$(/bin/dma_map_benchmark -t 1 -s 2 -g 1 2>&1)
+	printf '%s\n' "$out" | diag_lines
+	unbind_override dma_map_benchmark "$EDU"
+	avg=$(printf '%s\n' "$out" | grep -cE 'average (map|unmap) latency\(us\):[0-9]+\.[0-9]')
+	if [ "$avg" != 2 ]; then
+		result 1 dma_map_benchmark_smoke "no map/unmap latencies in the tool's output"
+		return
+	fi
+	if cmdline_has swiotlb=force; then
+		hw=$(cat /sys/kernel/debug/swiotlb/io_tlb_used_hiwater 2>/dev/null || echo 0)
+		diag "swiotlb io_tlb_used_hiwater: $hw"
+		if [ "${hw:-0}" -eq 0 ]; then
+			result 1 dma_map_benchmark_smoke "swiotlb=force, but nothing was bounced"
+			return
+		fi
+	fi
+	result 0 dma_map_benchmark_smoke
+}

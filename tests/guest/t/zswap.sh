@@ -1,0 +1,188 @@
+# shellcheck shell=sh
+# shellcheck disable=SC3043 # local: dash and busybox ash, the two shells that run this, have it
+#
+# zswap on the test driver lz4-dmatest, four cases:
+#   zswap_dma_driver         lz4-dmatest bound, self-tested, zswap's compressor
+#   zswap_stress_under_fire  zswap_stress (C) while CPUs go offline/online
+#                            and the compressor is switched away and back
+#   zswap_teardown           switch away: the cache empties; unbind: no
+#                            cached IOVA still translates; bind again
+#   zswap_stress_rebound     more traffic on the rebound device, then the
+#                            cache's verdict (hit rate, misses; or nothing
+#                            served where the mode does not translate)
+# The two stress cases nest zswap_stress's own KTAP document (named like
+# the case, --name): the program's leaves are the data checks, the
+# parent's result line is this shell's verdict on the rest.  Without the
+# test driver (the options-off build) the stress runs on software lz4 and
+# the DMA cases skip.
+
+zswap_cases() {
+	echo zswap_dma_driver
+	echo zswap_stress_under_fire
+	echo zswap_teardown
+	echo zswap_stress_rebound
+}
+
+zswap_run() {
+	local t rc
+	if ! setup_swap; then
+		for t in $(zswap_cases); do
+			result 1 "$t" "swap setup failed"
+		done
+		return
+	fi
+	if ! lz4dt_bound; then
+		result skip zswap_dma_driver "lz4-dmatest not built or not bound"
+		stress zswap_stress_under_fire "$ZSWAP_MIB" 1
+		rc=$?
+		if [ $rc = 0 ]; then
+			result 0 zswap_stress_under_fire
+		else
+			result 1 zswap_stress_under_fire "zswap_stress exited $rc"
+		fi
+		result skip zswap_teardown "no lz4-dmatest"
+		result skip zswap_stress_rebound "no lz4-dmatest"
+		return
+	fi
+	zswap_driver
+	zswap_under_fire
+	zswap_teardown
+	zswap_rebound
+}
+
+# 1. The test driver: bound, self-tested, zswap's compressor.
+zswap_driver() {
+	if [ "$(lz4dt_selftest)" != passed ]; then
+		result 1 zswap_dma_driver "lz4-dmatest self-test: '$(lz4dt_selftest)'"
+	elif ! set_compressor lz4-dmatest; then
+		result 1 zswap_dma_driver "zswap refused compressor lz4-dmatest"
+	else
+		diag "zswap: compressor lz4-dmatest, reuse_dma_buffer $(cat "$ZP/reuse_dma_buffer")"
+		result 0 zswap_dma_driver
+	fi
+}
+
+# 2. Stress under fire.
+zswap_under_fire() {
+	local ev rc hot sw bad
+	FAIL_WHY=
+	rm -f /tmp/fire.rc
+	(stress zswap_stress_under_fire "$ZSWAP_MIB" 1; echo $? >/tmp/fire.rc.new &&
+		mv /tmp/fire.rc.new /tmp/fire.rc) &
+	ev=$(fire /tmp/fire.rc)
+	wait
+	rc=$(cat /tmp/fire.rc)
+	# shellcheck disable=SC2086 # the three numbers fire printed, split
+	set -- $ev
+	hot=$1 sw=$2 bad=$3
+	diag "under fire: $hot CPU offline/online cycles, $sw compressor switches, $bad failed"
+	diag "fire_hotplug: $hot"
+	diag "fire_switch: $sw"
+	[ -e "$(cache_stats)" ] && diag "cache: $(oneline "$(cache_stats)")"
+	if [ "$rc" != 0 ]; then
+		FAIL_WHY="zswap_stress exited $rc"
+	elif [ "$bad" != 0 ]; then
+		FAIL_WHY="$bad hotplug or compressor switch operations failed"
+	elif [ "$FIRE" != none ] && [ $((hot + sw)) = 0 ]; then
+		FAIL_WHY="no teardown ran during the stress"
+	else
+		engine_clean
+	fi
+	verdict zswap_stress_under_fire
+}
+
+# 3. Teardown: switch away (the pool and its buffers go), the cache must
+# be empty; unbind (the flush), the old addresses must not translate;
+# bind again.
+zswap_teardown() {
+	local f chk tr
+	FAIL_WHY=
+	set_compressor lz4-scomp || FAIL_WHY="cannot switch zswap to lz4-scomp"
+	# The old pool goes when its last entry does; the stress freed them all.
+	sleep 2
+	f=$(cache_stats)
+	if [ -z "$FAIL_WHY" ] && cache_expected; then
+		diag "cache after the switch: $(oneline "$f")"
+		[ "$(counter "$f" entries)" = 0 ] && [ "$(counter "$f" pinned_pages)" = 0 ] ||
+			FAIL_WHY="the cache still holds $(counter "$f" entries) mappings after the pool switch"
+		diag "teardown_stop: $(counter "$f" teardown_stop)"
+		diag "teardown_overlap: $(counter "$f" teardown_overlap)"
+		[ -z "$FAIL_WHY" ] && [ "$(counter "$f" teardown_stop)" = 0 ] &&
+			FAIL_WHY="no teardown_stop counted: the pool's buffers were not stopped"
+	fi
+	if [ -z "$FAIL_WHY" ]; then
+		echo "$TESTDEV" >"$LZ4DT/unbind" || FAIL_WHY="unbind failed"
+	fi
+	if [ -z "$FAIL_WHY" ]; then
+		chk=$LZ4DT_ROOT_DBG/remove_check
+		diag "remove: $(oneline "$chk")"
+		diag "remove_checked: $(counter "$chk" checked)"
+		tr=$(counter "$chk" translating)
+		if [ "$tr" != 0 ]; then
+			FAIL_WHY="$tr cached DMA addresses still translate after the unbind"
+		elif cache_expected && [ "$(counter "$chk" checked)" = 0 ]; then
+			FAIL_WHY="no cached DMA address was recorded to check"
+		elif [ -e "$REUSE_DBG/$TESTDEV" ]; then
+			FAIL_WHY="the device cache outlived the unbind"
+		fi
+	fi
+	if [ -z "$FAIL_WHY" ]; then
+		echo "$TESTDEV" >"$LZ4DT/bind" || FAIL_WHY="rebind failed"
+	fi
+	if [ -z "$FAIL_WHY" ]; then
+		if [ "$(lz4dt_selftest)" != passed ]; then
+			FAIL_WHY="after the rebind, lz4-dmatest self-test: '$(lz4dt_selftest)'"
+		elif ! set_compressor lz4-dmatest; then
+			FAIL_WHY="zswap refused lz4-dmatest after the rebind"
+		fi
+	fi
+	verdict zswap_teardown
+}
+
+# 4. A quiet stress on the rebound device: the cache's verdict.
+zswap_rebound() {
+	local rc f before_fb fb served reusable hits misses ncpu
+	FAIL_WHY=
+	before_fb=$(counter "$REUSE_DBG/stats" fallback_not_iommu)
+	stress zswap_stress_rebound "$ZSWAP_MIB2" 2
+	rc=$?
+	f=$(lz4dt_stats)
+	reusable=$(counter "$f" reusable)
+	served=$(counter "$f" served)
+	ncpu=$(ncpus)
+	if [ $rc != 0 ]; then
+		FAIL_WHY="zswap_stress exited $rc"
+	elif ! engine_clean; then
+		:
+	elif [ "$reusable" = 0 ]; then
+		FAIL_WHY="zswap marked no request reusable"
+	elif cache_expected; then
+		hits=$(counter "$(cache_stats)" hits)
+		misses=$(counter "$(cache_stats)" misses)
+		diag "cache: $hits hits, $misses misses for $reusable marked lists" \
+			"($served served); hit rate $((hits * 1000 / reusable / 10)).$((hits * 1000 / reusable % 10))%"
+		diag "cache: $(oneline "$(cache_stats)")"
+		diag "cache_marked: $reusable"
+		diag "cache_hits: $hits"
+		diag "cache_misses: $misses"
+		if [ $((hits * 100)) -lt $((reusable * 99)) ]; then
+			FAIL_WHY="hits $hits are under 99% of the $reusable marked lists"
+		elif [ "$misses" -gt $((ncpu * 4)) ]; then
+			FAIL_WHY="$misses misses for $ncpu CPUs"
+		fi
+	else
+		fb=$(($(counter "$REUSE_DBG/stats" fallback_not_iommu) - before_fb))
+		diag "no cache expected: $served served, $reusable marked lists, fallback_not_iommu +$fb"
+		diag "cache_marked: $reusable"
+		diag "cache_hits: $served"
+		diag "fallback_not_iommu: $fb"
+		if [ "$served" != 0 ]; then
+			FAIL_WHY="$served lists served from a cache in mode $MODE"
+		elif [ -e "$REUSE_DBG/$TESTDEV" ]; then
+			FAIL_WHY="a device cache exists in mode $MODE"
+		elif [ -e "$REUSE_DBG/stats" ] && [ "$fb" -lt "$reusable" ]; then
+			FAIL_WHY="only $fb of $reusable marked lists counted as fallback_not_iommu"
+		fi
+	fi
+	verdict zswap_stress_rebound
+}
