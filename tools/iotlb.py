@@ -94,7 +94,9 @@ def parse_line(line: str):
         a = CFG_WRITE.match(args)
         if a and int(a.group(2), 16) == MARKER_SLOT and int(a.group(4), 16) == MARKER_OFFSET:
             v = int(a.group(5), 16)
-            return Marker(v >> 24, v & 0xffffff)
+            # The kernel writes the interrupt line there too (one byte's
+            # worth at boot): a marker always has a tag.
+            return Marker(v >> 24, v & 0xffffff) if v >> 24 else None
         return None
     if name in ('vtd_inv_desc_iotlb_pages', 'vtd_inv_desc_iotlb_pasid_pages'):
         a = VTD_PAGES.search(args)

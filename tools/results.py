@@ -158,7 +158,13 @@ def parse_ktap(kp, lines: List[str], prefix: str) -> List[Case]:
     problems (no KTAP at all, a plan not met, a result line that does not
     name its subtest, a number out of order) are failing cases too."""
     with ParseLog(kp) as plog:
-        test = kp.parse_run_tests(lines)
+        try:
+            test = kp.parse_run_tests(lines)
+        except Exception as e:  # pylint: disable=broad-except
+            # kunit_parser gives up on some broken documents (it reads
+            # past the end): that is the document's failure, not ours.
+            return [Case(f'{prefix}.ktap', Status.FAIL,
+                         f'kunit_parser could not read the document: {type(e).__name__}: {e}')]
     if test.status == kp.TestStatus.FAILURE_TO_PARSE_TESTS:
         return [Case(f'{prefix}.ktap', Status.FAIL, 'no KTAP output found')]
     # The top level is the document, not a test: its subtests are.

@@ -101,6 +101,8 @@ def kunit_suite_missing(d):
     for l in c:
         if re.search(r'# Subtest: dma_reuse_cache$', l):
             skip = True
+            if out and out[-1].strip().endswith('KTAP version 1'):
+                out.pop()
         if not skip:
             out.append(l)
         if skip and re.search(r'(ok|not ok) \d+ dma_reuse_cache$', l):
