@@ -4,7 +4,7 @@
     report.py RUN_DIR
 
 RUN_DIR holds one directory per boot (boot/<mode>/) with the guest's KTAP
-(guest.ktap: "# BENCH", "# HIST" and "# ZSWAPAB" lines of tests/guest/bench),
+(guest.ktap: "# BENCH", "# HIST" and "# ZSWAPAB" lines of tests/guest/t/bench.sh),
 the QEMU command line (qemu-cmdline) and boot-info; and setup.txt written by
 tools/demo.  Prints the report and writes, next to it in RUN_DIR:
 report.txt, results.csv (one row per benchmark run), hist.csv (every
@@ -332,16 +332,19 @@ def iotlb_table(run: str, modes: List[str], out) -> None:
     if not rows:
         return
     print('\n== the IOMMU work per zswap request, counted on the host with QEMU '
-          'trace events (VT-d: IOTLB invalidations; virtio-iommu: map + unmap requests)',
-          file=out)
+          'trace events (VT-d: IOTLB invalidations; virtio-iommu: map + unmap requests), '
+          'in the test device\'s domain, phases and served IOVAs read from the guest\'s '
+          'markers in the same ordered trace', file=out)
     print(f'  {"mode":<18}{"marking":<9}{"requests":>9}{"events":>8}{"per request":>12}'
-          f'{"on the buffer":>14}', file=out)
+          f'{"on served IOVAs":>16}', file=out)
     for m, met in rows:
         for ph in ('on', 'off'):
             print(f'  {m:<18}{ph:<9}{met.get("iotlb_requests_" + ph, "-"):>9}'
                   f'{met.get("iotlb_events_" + ph, "-"):>8}'
                   f'{met.get("iotlb_events_per_request_" + ph, "-"):>12}'
-                  f'{met.get("iotlb_buffer_events_" + ph, "-"):>14}', file=out)
+                  f'{met.get("iotlb_buffer_events_" + ph, "-"):>16}', file=out)
+        print(f'  {m:<18}events on the served IOVAs after the on phase (their teardown): '
+              f'{met.get("iotlb_after_on_buffer_events", "-")}', file=out)
 
 
 def out_of_line(run: str, modes: List[str], out) -> None:
