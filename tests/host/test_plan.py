@@ -38,7 +38,8 @@ class Plans(ToolTest):
         tools = [tool_of(c) for c in cmds]
         # The stages, in order.
         order = ['deps', 'base-tree', 'run.py', 'apply', 'checkpatch.pl', 'build', 'shellcheck',
-                 'kernel-doc', 'build', 'initramfs', 'vm', 'build', 'vm', 'results.py']
+                 'kernel-doc', 'make', 'make', 'build', 'make', 'initramfs', 'vm', 'build', 'vm',
+                 'results.py']
         pos = 0
         for want in order:
             self.assertIn(want, tools[pos:], f'{want} after {tools[:pos]}')
@@ -46,6 +47,9 @@ class Plans(ToolTest):
         self.assertEqual(tools[-1], 'results.py')
         run_py = cmds[tools.index('run.py')]
         self.assertIn('--strict', run_py)
+        makes = [c for c in cmds if tool_of(c) == 'make']
+        self.assertIn('C=2', makes[0])
+        self.assertIn('W=1', makes[1])
         self.assertIn('--tree', run_py)
         # One boot per mode of the check set, traced where the matrix says.
         boots = [c for c in cmds if tool_of(c) == 'vm']
