@@ -129,7 +129,6 @@ class Counts:
     buffer_events: int = 0     # of those, on the IOVAs the cache served
     other_domains: int = 0     # the other devices' events in the phase
     multipage: int = 0         # events on more than one page (informative)
-    seen: bool = False         # both markers of the phase were in the stream
 
     @property
     def per_request(self) -> Optional[float]:
@@ -223,7 +222,6 @@ def count(lines, requests: Dict[str, int]) -> Report:
     for p in PHASES:
         if not begun.get(p) or not ended.get(p):
             problems.append(f'phase {p}: no begin/end marker in the trace')
-        counts[p].seen = bool(begun.get(p) and ended.get(p))
         if p not in requests:
             problems.append(f'phase {p}: the guest reported no request count')
     domain = domain_at.get('on')

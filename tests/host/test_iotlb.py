@@ -1,6 +1,6 @@
 """Host tests of tools/iotlb.py: the IOMMU's work per iotlb phase, read from
 one ordered stream (QEMU's trace with the guest's config-space markers),
-its use by tools/results.py, and tools/vm --trace.  Synthetic streams test
+and tools/vm --trace (test_results.py covers its use by tools/results.py).  Synthetic streams test
 each rule; the recorded boots (tests/host/data/iotlb-*/, see the README
 there) prove the real guest and QEMU speak the same protocol."""
 import gzip
@@ -16,7 +16,6 @@ from test_tools import commands as commands_of
 
 sys.path.insert(0, TOOLS)
 import iotlb  # noqa: E402  pylint: disable=wrong-import-position
-import results  # noqa: E402  pylint: disable=wrong-import-position
 
 IOVA = 0xfffee000
 BEGIN, END = {'on': 0x53000001, 'off': 0x53000002}, {'on': 0x45000001, 'off': 0x45000002}

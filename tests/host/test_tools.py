@@ -388,6 +388,17 @@ class Vm(ToolTest):
         open(self.kernel, 'w').close()
         open(self.initrd, 'w').close()
 
+    def test_bad_values_are_usage_errors(self):
+        bad = {('--timeout', '0'): '--timeout wants', ('--timeout', 'abc'): '--timeout wants',
+               ('--smp', 'abc'): '--smp wants', ('--smp', '0'): '--smp wants',
+               ('--mem', 'lots'): '--mem wants', ('--label', 'a/b'): '--label wants'}
+        for args, why in bad.items():
+            with self.subTest(args=args):
+                p = self.run_tool('vm', '--mode', 'vtd-strict', '--kernel', self.kernel,
+                                  '--initramfs', self.initrd, *args, dry=True)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn(why, p.stderr)
+
     def qemu(self, mode, *extra):
         p = self.run_tool('vm', '--mode', mode, '--kernel', self.kernel, '--initramfs',
                           self.initrd, '--out', os.path.join(self.tmp, 'run'), *extra,
