@@ -14,35 +14,82 @@ REPO_DIR=$(cd "$TOOLS_DIR/.." && pwd)
 . "$TOOLS_DIR/ktap.sh"
 
 SGR_CACHE=${SGR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sg-reuse}
-# Git tags and directory names cannot carry '~'.
-BASE_TAG="debian/${BASE_VERSION//\~/_}"
-# shellcheck disable=SC2034 # used by the tools that source this file
-BASE_DIR="$SGR_CACHE/base-${BASE_VERSION//\~/_}"
 DRY_RUN=${DRY_RUN:-0}
 
+# stack_names: the stacks of tools/pin.sh, one per line.
+stack_names() { awk 'NF && $1 !~ /^#/ {print $1}' <<<"$SGR_STACKS"; }
+
+# stack_select NAME: make NAME (a row of tools/pin.sh) the stack the tool
+# works on, and derive from it:
+#   BASE_PKG BASE_VERSION BASE_SUITE  the pinned Debian package
+#   BASE_TAG BASE_DIR                 the pristine tree's tag and path
+#   STACK_PATCHES STACK_SERIES        absolute paths of the mboxes and series
+#   SGR_WORK                          the stack's part of the cache (applied
+#                                     worktree, builds, initramfs, runs)
+# Exits 2 on a name that is not in the table.
+# shellcheck disable=SC2034 # the derived variables are for the tools
+stack_select() {
+	local row _name pdir sfile
+	row=$(awk -v s="$1" 'NF && $1 == s' <<<"$SGR_STACKS")
+	if [ -z "$row" ]; then
+		printf '%s: unknown stack "%s" (tools/pin.sh has: %s)\n' "${0##*/}" "$1" \
+			"$(stack_names | tr '\n' ' ')" >&2
+		exit 2
+	fi
+	read -r _name BASE_PKG BASE_VERSION BASE_SUITE pdir sfile <<<"$row"
+	STACK=$1
+	export STACK
+	# Git tags and directory names cannot carry '~'.
+	BASE_TAG="debian/${BASE_VERSION//\~/_}"
+	BASE_DIR="$SGR_CACHE/base-${BASE_VERSION//\~/_}"
+	STACK_PATCHES=$REPO_DIR/$pdir
+	STACK_SERIES=$REPO_DIR/$sfile
+	SGR_WORK=$SGR_CACHE/$STACK
+	APPLIED_DIR=$(applied_dir "${KSRC:-}")
+}
+
+# stack_from_args ARGS...: the value of the last --stack NAME / --stack=NAME
+# among a tool's arguments, else $STACK, else the default stack.  lib.sh
+# selects it before the tool parses its arguments, so that every default a
+# tool computes is the stack's; the tools' parsers then skip --stack.
+stack_from_args() {
+	local s=${STACK:-$SGR_STACK_DEFAULT}
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--stack) [ $# -ge 2 ] || usage_error "--stack needs a name ($(stack_names | tr '\n' ' '))"
+			s=$2; shift ;;
+		--stack=*) s=${1#--stack=} ;;
+		esac
+		shift
+	done
+	echo "$s"
+}
+
 # applied_dir [TREE]: the worktree tools/apply makes for TREE (default: the
-# pinned base): one per tree, so that switching KSRC between trees with one
-# cache never asks a worktree of one repository to check out another's
-# commit.  The pinned base gets $SGR_CACHE/applied; any other tree
-# $SGR_CACHE/applied-<basename>-<first 8 hex of the sha1 of its realpath>.
+# stack's pinned base): one per tree and stack, so that switching KSRC
+# between trees with one cache never asks a worktree of one repository to
+# check out another's commit.  The pinned base gets $SGR_WORK/applied; any
+# other tree $SGR_WORK/applied-<basename>-<first 8 hex of the sha1 of its
+# realpath>.
 applied_dir() {
 	local real
 	if [ -z "${1:-}" ]; then
-		echo "$SGR_CACHE/applied"
+		echo "$SGR_WORK/applied"
 		return
 	fi
 	real=$(realpath -m -- "$1")
-	printf '%s/applied-%s-%s\n' "$SGR_CACHE" "${real##*/}" \
+	printf '%s/applied-%s-%s\n' "$SGR_WORK" "${real##*/}" \
 		"$(printf '%s' "$real" | sha1sum | cut -c1-8)"
 }
-# shellcheck disable=SC2034 # used by the tools that source this file
-APPLIED_DIR=$(applied_dir "${KSRC:-}")
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 # die MSG: print MSG and exit 1; DIE_MSG keeps MSG for EXIT traps.
 # shellcheck disable=SC2034 # DIE_MSG is read by the tools' EXIT traps
 die() { DIE_MSG=$*; printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
 usage_error() { printf '%s: %s\n(see %s --help)\n' "${0##*/}" "$*" "${0##*/}" >&2; exit 2; }
+
+# The stack: --stack among the tool's arguments, else STACK, else the default.
+stack_select "$(stack_from_args "$@")"
 
 # run CMD...: run a command, or print it under DRY_RUN=1.
 run() {
@@ -118,22 +165,22 @@ base_rev() {
 
 # series_patches: the patch names listed in series, in order.
 series_patches() {
-	sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^[[:space:]]*$/d' "$REPO_DIR/series" | awk '{print $1}'
+	sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^[[:space:]]*$/d' "$STACK_SERIES" | awk '{print $1}'
 }
 
-# check_series: series and patches/ list the same files.
+# check_series: the stack's series and patch directory list the same files.
 check_series() {
-	local p rc=0
-	[ -f "$REPO_DIR/series" ] || die "no series file in $REPO_DIR"
+	local p rc=0 rp=${STACK_PATCHES#"$REPO_DIR"/}/ rs=${STACK_SERIES#"$REPO_DIR"/}
+	[ -f "$STACK_SERIES" ] || die "no $rs in $REPO_DIR (stack $STACK)"
 	for p in $(series_patches); do
-		[ -f "$REPO_DIR/patches/$p" ] || { echo "series lists $p, which is not in patches/" >&2; rc=1; }
+		[ -f "$STACK_PATCHES/$p" ] || { echo "$rs lists $p, which is not in $rp" >&2; rc=1; }
 	done
-	for p in "$REPO_DIR"/patches/*.patch; do
+	for p in "$STACK_PATCHES"/*.patch; do
 		[ -e "$p" ] || continue
-		series_patches | grep -qxF "${p##*/}" || { echo "patches/${p##*/} is not listed in series" >&2; rc=1; }
+		series_patches | grep -qxF "${p##*/}" || { echo "$rp${p##*/} is not listed in $rs" >&2; rc=1; }
 	done
 	if [ -n "$(series_patches | sort | uniq -d)" ]; then
-		echo "series lists a patch twice: $(series_patches | sort | uniq -d | tr '\n' ' ')" >&2
+		echo "$rs lists a patch twice: $(series_patches | sort | uniq -d | tr '\n' ' ')" >&2
 		rc=1
 	fi
 	return $rc

@@ -16,6 +16,7 @@
 """
 import argparse
 import enum
+import inspect
 import io
 import json
 import os
@@ -74,18 +75,29 @@ class ModeResult:
         return r
 
 
+def pinned_stacks() -> List[List[str]]:
+    """The rows of tools/pin.sh's SGR_STACKS table: [stack, package,
+    version, suite, patches, series], the default stack first."""
+    text = open(os.path.join(REPO, 'tools', 'pin.sh')).read()
+    table = re.search(r"^SGR_STACKS='(.*?)'", text, re.M | re.S)
+    default = re.search(r'^SGR_STACK_DEFAULT=(\S+)', text, re.M)
+    rows = [line.split() for line in (table.group(1) if table else '').splitlines()
+            if line.strip() and not line.lstrip().startswith('#')]
+    rows.sort(key=lambda r: r[0] != (default.group(1) if default else ''))
+    return rows
+
+
 def default_trees() -> List[str]:
     """Where a kunit_parser is looked for without --tree: SGR_KUNIT_TREE,
-    KSRC, the applied worktree, the pinned base tree (tools/pin.sh)."""
+    KSRC, the stack's applied worktree (STACK, else the default stack), the
+    pinned base trees (tools/pin.sh)."""
     cache = os.environ.get('SGR_CACHE') or os.path.join(
         os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'), 'sg-reuse')
+    stacks = pinned_stacks()
+    stack = os.environ.get('STACK') or (stacks[0][0] if stacks else '')
     trees = [os.environ.get('SGR_KUNIT_TREE', ''), os.environ.get('KSRC', ''),
-             os.path.join(cache, 'applied')]
-    pin = os.path.join(REPO, 'tools', 'pin.sh')
-    if os.path.isfile(pin):
-        m = re.search(r'^BASE_VERSION=(\S+)', open(pin).read(), re.M)
-        if m:
-            trees.append(os.path.join(cache, 'base-' + m.group(1).replace('~', '_')))
+             os.path.join(cache, stack, 'applied') if stack else '']
+    trees += [os.path.join(cache, 'base-' + r[2].replace('~', '_')) for r in stacks if len(r) > 2]
     return [t for t in trees if t]
 
 
@@ -98,7 +110,11 @@ def load_parser(tree: Optional[str]):
             import kunit_parser  # pylint: disable=import-outside-toplevel
             import kunit_printer  # pylint: disable=import-outside-toplevel
             buf = io.StringIO()
-            kunit_parser.stdout = kunit_printer.Printer(buf)
+            # 6.12's Printer(output) and 7.3's Printer(print, output) both
+            # take output by name; 7.3's parser also takes the printer as
+            # an argument instead of the module's stdout.
+            kunit_parser.stdout = kunit_printer.Printer(output=buf)
+            kunit_parser.sgr_printer = kunit_parser.stdout
             return kunit_parser, buf
     where = tree or ', '.join(default_trees()) or 'nowhere'
     print(f'results.py: no tools/testing/kunit/kunit_parser.py in {where} '
@@ -117,9 +133,10 @@ class ParseLog:
         orig = self.kp.Test.add_error
         log = self.errors
 
-        def add_error(test, message):
-            log.append((test.name or '?', message))
-            orig(test, message)
+        def add_error(test, *args):
+            # add_error(message) in 6.12, add_error(printer, message) in 7.3
+            log.append((test.name or '?', args[-1]))
+            orig(test, *args)
         self._orig = orig
         self.kp.Test.add_error = add_error
         return self
@@ -159,7 +176,10 @@ def parse_ktap(kp, lines: List[str], prefix: str) -> List[Case]:
     name its subtest, a number out of order) are failing cases too."""
     with ParseLog(kp) as plog:
         try:
-            test = kp.parse_run_tests(lines)
+            if 'printer' in inspect.signature(kp.parse_run_tests).parameters:
+                test = kp.parse_run_tests(lines, kp.sgr_printer)
+            else:
+                test = kp.parse_run_tests(lines)
         except Exception as e:  # pylint: disable=broad-except
             # kunit_parser gives up on some broken documents (it reads
             # past the end): that is the document's failure, not ours.
@@ -233,24 +253,27 @@ def load_patterns(path: str = PATTERNS) -> List[re.Pattern]:
                 if l.strip() and not l.startswith('#')]
 
 
-EXPECTED_BEGIN = 'dma-reuse-kunit: expected report begins'
-EXPECTED_END = 'dma-reuse-kunit: expected report ends'
+# The marker lines of the reports provoked on purpose: the KUnit misuse
+# case's ("dma-reuse-kunit: ...") and lz4-dmatest's IOMMU page-leak
+# trigger's ("lz4_dmatest: <device>: ..."); the guest checks their content.
+EXPECTED_BEGIN = re.compile(r'(dma-reuse-kunit|lz4_dmatest).*: expected report begins')
+EXPECTED_END = re.compile(r'(dma-reuse-kunit|lz4_dmatest).*: expected report ends')
 
 
 def without_expected(lines: Iterable[str]) -> List[str]:
-    """The lines outside the report the KUnit misuse case provokes on
-    purpose and brackets with two markers (the guest checks its content).
+    """The lines outside the reports provoked on purpose and bracketed
+    with two markers (the guest checks its content).
     At most 100 lines are dropped per report, so that a missing end marker
     cannot hide the rest of the log."""
     out, skip = [], 0
     for l in lines:
-        if EXPECTED_BEGIN in l:
+        if EXPECTED_BEGIN.search(l):
             skip = 100
         if not skip:
             out.append(l)
         else:
             skip -= 1
-        if EXPECTED_END in l:
+        if EXPECTED_END.search(l):
             skip = 0
     return out
 
@@ -529,7 +552,7 @@ def main(argv=None) -> int:
     m.add_argument('--tree')
     s = sub.add_parser('summary', help='add up a run')
     s.add_argument('--tree', help='kernel tree for kunit_parser (default: KSRC, '
-                   '$SGR_CACHE/applied, the base tree)')
+                   '$SGR_WORK/applied, the base tree)')
     s.add_argument('--debug-parser', action='store_true', help="print kunit_parser's output")
     s.add_argument('dirs', nargs='+')
     args = ap.parse_args(argv)

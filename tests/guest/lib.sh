@@ -21,7 +21,7 @@
 SGR_LIB=${SGR_LIB:-/lib/sgr}
 
 # The tests that run when sgr.tests is not given, in order.
-SGR_DEFAULT_TESTS=proof,kunit,zswap,iotlb,dmabench,dmesg
+SGR_DEFAULT_TESTS=proof,kunit,zswap,iotlb,dmabench,pagealloc,dmesg
 
 # The spare PCI devices tools/vm attaches at fixed slots: edu (the
 # dma_map_benchmark tests), pci-testdev for lz4-dmatest, and a second
@@ -404,13 +404,15 @@ vtd_domain_id() {
 # ---------------------------------------------------------------------
 # dmesg
 
-# dmesg_unexpected: the kernel log without the report that the KUnit
-# misuse case provokes on purpose, which it brackets with two markers.
-# At most 100 lines per report: a lost end marker hides nothing more.
+# dmesg_unexpected: the kernel log without the reports provoked on purpose
+# (the KUnit misuse case's, "dma-reuse-kunit: ...", and lz4-dmatest's
+# page-leak trigger's, "lz4_dmatest: <dev>: ..."), which they bracket with
+# two marker lines.  At most 100 lines per report: a lost end marker hides
+# nothing more.
 dmesg_unexpected() {
-	dmesg | awk '/dma-reuse-kunit: expected report begins/ { skip = 100 }
+	dmesg | awk '/(dma-reuse-kunit|lz4_dmatest).*: expected report begins/ { skip = 100 }
 		!skip { print } skip { skip-- }
-		/dma-reuse-kunit: expected report ends/ { skip = 0 }'
+		/(dma-reuse-kunit|lz4_dmatest).*: expected report ends/ { skip = 0 }'
 }
 
 # dmesg_expected: the bracketed report(s) only.

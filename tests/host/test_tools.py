@@ -34,10 +34,16 @@ def ktap_results(test, path):
     return results
 
 
+def default_stack():
+    """tools/pin.sh's SGR_STACK_DEFAULT."""
+    with open(os.path.join(REPO, 'tools', 'pin.sh')) as f:
+        return re.search(r'^SGR_STACK_DEFAULT=(\S+)', f.read(), re.M).group(1)
+
+
 def applied_dir(cache, tree):
-    """tools/lib.sh's APPLIED_DIR for KSRC=tree."""
+    """tools/lib.sh's APPLIED_DIR for KSRC=tree (the default stack)."""
     real = os.path.realpath(tree)
-    return os.path.join(cache, 'applied-%s-%s' % (
+    return os.path.join(cache, default_stack(), 'applied-%s-%s' % (
         os.path.basename(real), hashlib.sha1(real.encode()).hexdigest()[:8]))
 
 
@@ -68,6 +74,67 @@ class SeriesConsistency(ToolTest):
         name = self.make_patch('hello: return two', 'return 1', 'return 2')
         self.write('series', f'# banner\n\n{name}  # trailing comment\n')
         self.run_tool('apply', '--check', ok=True)
+
+
+class Stacks(ToolTest):
+    """Every tool takes the stack by name (tools/pin.sh): --stack or STACK."""
+
+    def lib(self, *args, env=None):
+        script = ('. "$1/lib.sh"; echo "$STACK|$BASE_PKG|$BASE_VERSION|$BASE_SUITE|'
+                  '$STACK_PATCHES|$STACK_SERIES|$SGR_WORK"')
+        return subprocess.run(['bash', '-c', script, 'sh', TOOLS, *args],
+                              env=self.tool_env(env=env, unset=() if env else ('STACK',)),
+                              capture_output=True, text=True)
+
+    def test_default_and_backport_stacks(self):
+        p = self.lib()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), '|'.join([
+            '7.3', 'linux-source-7.3', '7.3.4-1~bpo13+1', 'trixie-backports',
+            os.path.join(REPO, 'patches'), os.path.join(REPO, 'series'),
+            os.path.join(self.cache, '7.3')]))
+        for args, env in ((('--stack', '6.12'), None), (('--stack=6.12',), None),
+                          ((), {'STACK': '6.12'})):
+            with self.subTest(args=args, env=env):
+                p = self.lib(*args, env=env)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(p.stdout.strip(), '|'.join([
+                    '6.12', 'linux-source-6.12', '6.12.117-1~deb12u1', 'bookworm-security',
+                    os.path.join(REPO, 'patches', 'stable-6.12'),
+                    os.path.join(REPO, 'patches', 'stable-6.12', 'series'),
+                    os.path.join(self.cache, '6.12')]))
+
+    def test_unknown_stack_is_a_usage_error(self):
+        for tool in ('apply', 'export', 'base-tree', 'check', 'build'):
+            with self.subTest(tool=tool):
+                p = self.run_tool(tool, '--stack', '5.10', dry=True)
+                self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+                self.assertIn('unknown stack "5.10" (tools/pin.sh has: 7.3 6.12', p.stderr)
+        p = self.run_tool('apply', '--stack', dry=True)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn('--stack needs a name', p.stderr)
+
+    def test_backport_stack_has_its_own_series(self):
+        os.makedirs(os.path.join(self.repo, 'patches', 'stable-6.12'))
+        self.write('patches/stable-6.12/series', '0001-gone.patch\n')
+        p = self.run_tool('apply', '--check', '--stack', '6.12', ok=False)
+        self.assertIn('patches/stable-6.12/series lists 0001-gone.patch, '
+                      'which is not in patches/stable-6.12/', p.stderr)
+        name = self.make_patch('hello: return two', 'return 1', 'return 2')
+        os.rename(os.path.join(self.repo, 'patches', name),
+                  os.path.join(self.repo, 'patches', 'stable-6.12', name))
+        self.write('patches/stable-6.12/series', f'# 6.12\n{name}\n')
+        self.run_tool('apply', '--check', '--stack', '6.12', ok=True)
+        # The default stack's series is still the top-level one (empty).
+        self.run_tool('apply', '--check', ok=True)
+
+    def test_the_repository_stacks_agree_with_their_series(self):
+        for stack in ('7.3', '6.12'):
+            with self.subTest(stack=stack):
+                p = subprocess.run(['bash', '-c', '. "$1/lib.sh"; check_series', 'sh', TOOLS,
+                                    '--stack', stack], capture_output=True, text=True,
+                                   env=dict(os.environ, SGR_CACHE=self.cache))
+                self.assertEqual(p.returncode, 0, p.stderr)
 
 
 class Apply(ToolTest):
@@ -148,7 +215,7 @@ class ApplyPerTree(ToolTest):
 
     def test_applied_dir_is_per_tree(self):
         script = '. "$1/lib.sh"; echo "$APPLIED_DIR"'
-        for ksrc, want in ((None, os.path.join(self.cache, 'applied')),
+        for ksrc, want in ((None, os.path.join(self.cache, default_stack(), 'applied')),
                            (self.tree, applied_dir(self.cache, self.tree)),
                            (self.tree_b, applied_dir(self.cache, self.tree_b))):
             with self.subTest(ksrc=ksrc):
