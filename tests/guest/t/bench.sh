@@ -13,13 +13,20 @@
 #
 # and one case per part, bench_dma_map and bench_zswap_ab: failed only if
 # a run produced no numbers (the tool failed, or the driver could not be
-# bound).
+# bound) or the tool reported an error with them (a reuse-mode run whose
+# buffer stayed mapped after sg_mark_stop_reuse(): iova=leaked).
+#
+# The tool is the tree's dma_map_benchmark (tools/dma/ on 7.3, the
+# selftest on 6.12, with this series), whose -m takes the method names.
 #
 # Kernel command line parameters (read by sgr_params in lib.sh):
 #   sgr.bench_seconds=N     seconds per run (default 2)
 #   sgr.bench_methods=a,b   of single,sg,bounce,reuse (default all four)
 #   sgr.bench_granules=a,b  pages per map (default 1,2,16: 4, 8, 64 KiB)
 #   sgr.bench_zswap_mib=N   MiB per zswap A/B pass (default 32; 0: none)
+
+# The tool (the host tests run a recorded one in its place).
+SGR_DMA_MAP_BENCHMARK=${SGR_DMA_MAP_BENCHMARK:-/bin/dma_map_benchmark}
 
 bench_cases() {
 	echo bench_dma_map
@@ -36,16 +43,23 @@ bench_run() {
 }
 
 # bench_one METHOD GRANULE THREADS: one run.  The tool prints a RESULT line
-# and HIST lines; they are passed on with the run's parameters.
+# and HIST lines; they are passed on with the run's parameters.  Fails if
+# there is no RESULT line or the tool exited non-zero (its numbers are
+# still passed on).
 bench_one() {
-	local out
-	out=$(/bin/dma_map_benchmark -m "$1" -g "$2" -t "$3" -s "$BENCH_SECONDS" 2>&1)
+	local out rc=0
+	out=$("$SGR_DMA_MAP_BENCHMARK" -m "$1" -g "$2" -t "$3" -s "$BENCH_SECONDS" 2>&1) || rc=$?
 	if ! printf '%s\n' "$out" | grep -q '^RESULT '; then
 		printf '%s\n' "$out" | head -n 5 | diag_lines "bench output: "
 		return 1
 	fi
 	printf '%s\n' "$out" | sed -n "s/^RESULT /BENCH method=$1 /p" | diag_lines
 	printf '%s\n' "$out" | sed -n "s/^HIST /HIST $1 $2 $3 /p" | diag_lines
+	if [ "$rc" != 0 ]; then
+		printf '%s\n' "$out" | grep -v -e '^RESULT ' -e '^HIST ' | tail -n 3 |
+			diag_lines "bench: $1 granule $2 threads $3: exit $rc: "
+		return 1
+	fi
 }
 
 # bench_dma NCPU: every method x granule, 1 thread and one per CPU.
@@ -67,7 +81,7 @@ bench_dma() {
 	if [ $bad = 0 ]; then
 		result 0 bench_dma_map
 	else
-		result 1 bench_dma_map "$bad of $runs runs printed no numbers"
+		result 1 bench_dma_map "$bad of $runs runs printed no numbers or failed"
 	fi
 }
 

@@ -1,0 +1,207 @@
+"""Host tests of the dma_map_benchmark chain outside the kernel: which tool
+and header of a tree tools/initramfs builds (7.3's tools/dma/ with the uapi
+header, or 6.12's selftest with include/linux/), and what bench.sh makes of
+the tool's output, down to tools/report.py.
+
+The tool's output here is written by hand in the format of the series'
+tool (RESULT and HIST lines of tools/dma/dma_map_benchmark.c on 7.3,
+tools/testing/selftests/dma/dma_map_benchmark.c on 6.12): no kernel runs."""
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from helpers import REPO, TOOLS, ToolTest
+
+GUEST = os.path.join(REPO, 'tests', 'guest')
+
+# gen_init_cpio stand-in: "writes the archive" as the list it was given,
+# so that the test can read what went in.
+CAT_LIST = ('#include <stdio.h>\n'
+            'int main(int argc, char **argv)\n{\n'
+            '\tFILE *f = fopen(argv[1], "r");\n\tint c;\n\n'
+            '\twhile ((c = fgetc(f)) != EOF)\n\t\tputchar(c);\n\treturn 0;\n}\n')
+
+# The tool includes <linux/map_benchmark.h>; it builds only against the
+# header of its own tree (the macro is in no host header).
+TOOL_C = ('#include <linux/map_benchmark.h>\n'
+          '#ifndef SGR_TEST_LAYOUT\n#error not the tree\'s header\n#endif\n'
+          'int main(void) { return SGR_TEST_LAYOUT; }\n')
+
+LAYOUTS = {
+    '7.3': ('include/uapi/linux/map_benchmark.h', 'tools/dma/dma_map_benchmark.c'),
+    '6.12': ('include/linux/map_benchmark.h',
+             'tools/testing/selftests/dma/dma_map_benchmark.c'),
+}
+
+
+class InitramfsDmaMapBenchmark(ToolTest):
+    def setUp(self):
+        super().setUp()
+        if not shutil.which('busybox') or not shutil.which('gcc'):
+            self.skipTest('no busybox or gcc (tools/deps installs them)')
+        with open(os.path.join(self.tree, 'usr', 'gen_init_cpio.c'), 'w') as f:
+            f.write(CAT_LIST)
+
+    def add_layout(self, name, header_text='#define SGR_TEST_LAYOUT 0\n'):
+        header, tool = LAYOUTS[name]
+        for rel, text in ((header, header_text), (tool, TOOL_C)):
+            path = os.path.join(self.tree, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, 'w') as f:
+                f.write(text)
+
+    def initramfs(self, dry=False, ok=True):
+        out = os.path.join(self.tmp, 'initramfs.cpio')
+        p = self.run_tool('initramfs', '--tree', self.tree, '--out', out, dry=dry, ok=ok)
+        return p, out
+
+    def test_each_layout_builds_its_own_tool_with_its_header(self):
+        for name, (_, tool) in LAYOUTS.items():
+            with self.subTest(layout=name):
+                self.remove_layouts()
+                self.add_layout(name)
+                p, out = self.initramfs(dry=True)
+                gcc = [l for l in p.stderr.splitlines()
+                       if l.startswith('+ gcc') and 'dma_map_benchmark' in l]
+                self.assertEqual(len(gcc), 1, p.stderr)
+                self.assertTrue(gcc[0].endswith(os.path.join(self.tree, tool)), gcc[0])
+                self.assertRegex(gcc[0], r' -I\S+/include ')
+                # Built for real: the build fails unless the tree's header
+                # is the one found, and the program is in the archive.
+                p, out = self.initramfs()
+                with open(out) as f:
+                    self.assertRegex(f.read(), r'(?m)^file /bin/dma_map_benchmark \S+ 0755 ')
+
+    def remove_layouts(self):
+        for d in ('include', 'tools'):
+            shutil.rmtree(os.path.join(self.tree, d), ignore_errors=True)
+
+    def test_7_3_layout_wins_over_a_stale_6_12_header(self):
+        self.add_layout('7.3', '#define SGR_TEST_LAYOUT 73\n')
+        header = os.path.join(self.tree, LAYOUTS['6.12'][0])
+        os.makedirs(os.path.dirname(header))
+        with open(header, 'w') as f:
+            f.write('#error the 6.12 header was taken\n')
+        p, _ = self.initramfs(dry=True)
+        self.assertIn(os.path.join(self.tree, 'tools/dma/dma_map_benchmark.c'), p.stderr)
+        self.initramfs()
+
+    def test_tree_without_the_tool_is_an_error(self):
+        p, _ = self.initramfs(dry=True, ok=False)
+        self.assertIn('has no dma_map_benchmark tool with its header', p.stderr)
+
+    def test_header_without_its_tool_is_an_error(self):
+        self.add_layout('7.3')
+        os.remove(os.path.join(self.tree, LAYOUTS['7.3'][1]))
+        p, _ = self.initramfs(dry=True, ok=False)
+        self.assertIn('has no dma_map_benchmark tool with its header', p.stderr)
+
+
+RESULT = ('RESULT mode={m} granule={g} threads={t} dir=BIDIRECTIONAL map_mean_ns=1200 '
+          'map_stddev_ns=300 map_p50_ns=1100 map_p99_ns=2900 map_hist_sum=1000 '
+          'unmap_mean_ns=900 unmap_stddev_ns=200 unmap_p50_ns=850 unmap_p99_ns=2100 '
+          'unmap_hist_sum=1000 hits={hits} misses={misses} fallbacks=0 iterations=1000 '
+          'iova={iova}')
+
+
+def tool_output(mode, granule, threads, hits=0, misses=0, iova='unchecked'):
+    """What the series' tool prints for one run (the histograms cut)."""
+    return '\n'.join([
+        f'dma mapping benchmark({mode.upper()}_MODE): threads:{threads} seconds:1 node:-1 '
+        f'dir:BIDIRECTIONAL granule:{granule}',
+        'average map latency(us):1.2 standard deviation:0.3',
+        'average unmap latency(us):0.9 standard deviation:0.2',
+        'average map latency(ns):1200 standard deviation:300',
+        'average unmap latency(ns):900 standard deviation:200',
+        RESULT.format(m=mode, g=granule, t=threads, hits=hits, misses=misses, iova=iova),
+        'HIST map 1024 1151 600',
+        'HIST map 1152 1279 400',
+        'HIST unmap 768 831 1000',
+    ]) + '\n'
+
+
+class BenchSh(unittest.TestCase):
+    """tests/guest/t/bench.sh's bench_one under dash, with a recorded tool."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix='sgr-bench.')
+        self.addCleanup(shutil.rmtree, self.tmp)
+        self.tool = os.path.join(self.tmp, 'dma_map_benchmark')
+
+    def fake_tool(self, output, rc=0):
+        with open(os.path.join(self.tmp, 'output'), 'w') as f:
+            f.write(output)
+        with open(self.tool, 'w') as f:
+            f.write('#!/bin/sh\n'
+                    f'echo "$@" >"{self.tmp}/args"\n'
+                    f'cat "{self.tmp}/output"\n'
+                    f'exit {rc}\n')
+        os.chmod(self.tool, 0o755)
+
+    def bench_one(self, *args):
+        script = ('. "$KTAP_SH"; . "$GUEST/lib.sh"; . "$GUEST/t/bench.sh"\n'
+                  'BENCH_SECONDS=1\n'
+                  'bench_one "$@"; echo "rc=$?"\n')
+        env = dict(os.environ, KTAP_SH=os.path.join(TOOLS, 'ktap.sh'), GUEST=GUEST,
+                   SGR_LIB=GUEST, SGR_CMDLINE='', SGR_DMA_MAP_BENCHMARK=self.tool)
+        p = subprocess.run(['dash', '-c', script, 'bench', *args], env=env,
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.stderr, '')
+        with open(os.path.join(self.tmp, 'args')) as f:
+            tool_args = f.read().split()
+        return p.stdout.splitlines(), tool_args
+
+    def test_result_and_hist_lines_are_passed_on(self):
+        self.fake_tool(tool_output('reuse', 2, 1, hits=999, misses=1, iova='ok'))
+        lines, args = self.bench_one('reuse', '2', '1')
+        self.assertEqual(args, ['-m', 'reuse', '-g', '2', '-t', '1', '-s', '1'])
+        self.assertEqual(lines[-1], 'rc=0')
+        bench = [l for l in lines if l.startswith('# BENCH ')]
+        self.assertEqual(len(bench), 1, lines)
+        self.assertTrue(bench[0].startswith('# BENCH method=reuse mode=reuse granule=2 '))
+        self.assertIn(' hits=999 ', bench[0])
+        self.assertEqual([l for l in lines if l.startswith('# HIST ')],
+                         ['# HIST reuse 2 1 map 1024 1151 600',
+                          '# HIST reuse 2 1 map 1152 1279 400',
+                          '# HIST reuse 2 1 unmap 768 831 1000'])
+        # Nothing else of the tool's output reaches the KTAP.
+        self.assertFalse([l for l in lines if 'average' in l])
+
+    def test_no_result_line_fails_with_the_output(self):
+        self.fake_tool('ioctl: Invalid argument\n', rc=1)
+        lines, _ = self.bench_one('bounce', '1', '1')
+        self.assertEqual(lines[-1], 'rc=1')
+        self.assertIn('# bench output: ioctl: Invalid argument', lines)
+        self.assertFalse([l for l in lines if l.startswith('# BENCH ')])
+
+    def test_error_exit_with_numbers_fails_and_keeps_them(self):
+        out = tool_output('reuse', 1, 2, iova='leaked')
+        self.fake_tool(out + 'IOVA after sg_mark_stop_reuse(): leaked\n', rc=1)
+        lines, _ = self.bench_one('reuse', '1', '2')
+        self.assertEqual(lines[-1], 'rc=1')
+        self.assertTrue([l for l in lines if l.startswith('# BENCH ') and 'iova=leaked' in l])
+        self.assertTrue([l for l in lines if l.startswith('# bench: reuse granule 1 '
+                                                          'threads 2: exit 1: ')], lines)
+
+    def test_bench_lines_make_the_report(self):
+        ktap = []
+        for m, hits in (('sg', 0), ('reuse', 999)):
+            self.fake_tool(tool_output(m, 2, 1, hits=hits, misses=1 if hits else 0))
+            lines, _ = self.bench_one(m, '2', '1')
+            ktap += [l for l in lines if l.startswith('#')]
+        d = os.path.join(self.tmp, 'run', 'boot', 'vtd-strict')
+        os.makedirs(d)
+        with open(os.path.join(d, 'guest.ktap'), 'w') as f:
+            f.write('KTAP version 1\n1..1\n' + '\n'.join(ktap) + '\nok 1 bench_dma_map\n')
+        p = subprocess.run([os.path.join(TOOLS, 'report.py'), os.path.join(self.tmp, 'run')],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # median map + unmap: 1100 + 850 for both methods, ratio 1.00.
+        self.assertRegex(p.stdout, r'vtd-strict\s+reuse cache\s+1950\s+5000\s+1\.00\s+999\s+1')
+        self.assertRegex(p.stdout, r'1024 -> 2047\s*: 1000')
+
+
+if __name__ == '__main__':
+    unittest.main()
