@@ -265,8 +265,9 @@ setup_swap() {
 	# zswap rejects pages and they go to the disk instead.
 	echo 40 >$ZP/max_pool_percent
 	echo N >$ZP/shrinker_enabled
+	# 6.12 has a zpool parameter; 7.3 has zsmalloc only.
 	diag "zswap: compressor $(cat $ZP/compressor)," \
-		"zpool $(cat $ZP/zpool)," \
+		"zpool $(cat $ZP/zpool 2>/dev/null || echo zsmalloc)," \
 		"max_pool_percent $(cat $ZP/max_pool_percent)"
 }
 
