@@ -33,7 +33,7 @@ pagealloc_run() {
 		result 1 iommu_debug_pagealloc_live "iommu.debug_pagealloc=1, but the checker did not announce itself"
 		return
 	fi
-	trig=/sys/kernel/debug/lz4_dmatest/$TESTDEV/leak_mapped_page
+	trig=${SGR_LEAK_TRIGGER:-/sys/kernel/debug/lz4_dmatest/$TESTDEV/leak_mapped_page}
 	if [ ! -e "$trig" ]; then
 		result 1 iommu_debug_pagealloc_live "no lz4_dmatest leak_mapped_page trigger (is lz4-dmatest bound to $TESTDEV?)"
 		return
