@@ -154,6 +154,54 @@ git_common_dir() {
 	realpath -- "$d"
 }
 
+# lock_holders FILE: the pids of the processes that have FILE open.
+lock_holders() {
+	local f fd
+	f=$(realpath -m -- "$1")
+	for fd in /proc/[0-9]*/fd/*; do
+		[ "$(readlink "$fd" 2>/dev/null)" = "$f" ] || continue
+		fd=${fd#/proc/}
+		echo "${fd%%/*}"
+	done | sort -un
+}
+
+# clear_stale_git_state DIR: a git that was killed in the worktree DIR (a
+# run stopped by a timeout, a session ended under it) leaves its lock
+# files and an unfinished "git am" behind, and every later git refuses to
+# work there.  A lock that no process has open is such a leftover and is
+# removed; one that a live git holds stops the caller.  DIR's commits are
+# not touched.
+clear_stale_git_state() {
+	local dir=$1 lock pids
+	for lock in index.lock HEAD.lock; do
+		lock=$(git -C "$dir" rev-parse --path-format=absolute --git-path "$lock") || return 1
+		[ -e "$lock" ] || continue
+		pids=$(lock_holders "$lock")
+		[ -z "$pids" ] ||
+			die "another git (pid $(paste -sd, <<<"$pids")) is working in $dir: let it finish, or give another --dest"
+		log "removing $lock: a git killed in $dir left it, no process has it open"
+		run rm -f -- "$lock"
+	done
+	if [ -d "$(git -C "$dir" rev-parse --path-format=absolute --git-path rebase-apply)" ]; then
+		log "dropping the unfinished git am in $dir (its commits stay as they are)"
+		run git -C "$dir" am --quit
+	fi
+}
+
+# take_run_lock: one long job (make check, make demo) per cache at a time:
+# two would rebuild and re-apply the same worktrees under each other.
+# The lock goes with the process, however it ends.
+take_run_lock() {
+	local lock=$SGR_CACHE/run.lock holder
+	[ "$DRY_RUN" = 1 ] && return 0
+	mkdir -p "$SGR_CACHE"
+	exec {RUN_LOCK_FD}>>"$lock"
+	if ! flock -n "$RUN_LOCK_FD"; then
+		holder=$(lock_holders "$lock" | grep -vx "$$" | head -n1)
+		die "another ${holder:+job (pid $holder: $(tr '\0' ' ' </proc/"$holder"/cmdline 2>/dev/null)) }is running on the cache $SGR_CACHE; wait for it, or give this one its own: SGR_CACHE=DIR"
+	fi
+}
+
 # base_rev: where the series starts: HEAD of KSRC, else the pinned base tag.
 base_rev() {
 	if [ -n "${KSRC:-}" ]; then

@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from helpers import REPO, TOOLS, ToolTest, git
+from helpers import GIT_ENV, REPO, TOOLS, ToolTest, git
 
 
 def commands(out):
@@ -264,6 +264,87 @@ class ApplyPerTree(ToolTest):
         shutil.rmtree(a)
         self.assertEqual(self.run_tool('apply', ok=True).stdout.strip(), a)
         self.assertEqual(git(a, 'log', '-1', '--format=%s').strip(), 'hello: return two')
+
+
+class ApplyLeftovers(ToolTest):
+    """What a killed run leaves in the applied worktree: git's lock files and
+    an unfinished git am.  A lock nobody holds is removed, one a live
+    process holds stops the tool, and an unfinished am is dropped."""
+
+    def setUp(self):
+        super().setUp()
+        self.write('series', self.make_patch('hello: return two', 'return 1', 'return 2') + '\n')
+        self.dest = self.run_tool('apply', ok=True).stdout.strip()
+
+    def git_path(self, name):
+        return git(self.dest, 'rev-parse', '--path-format=absolute', '--git-path', name).strip()
+
+    def test_stale_index_lock_is_removed(self):
+        lock = self.git_path('index.lock')
+        open(lock, 'w').close()
+        p = self.run_tool('apply', ok=True)
+        self.assertIn(f'removing {lock}: a git killed in', p.stderr)
+        self.assertFalse(os.path.exists(lock))
+        self.assertEqual(git(self.dest, 'log', '-1', '--format=%s').strip(), 'hello: return two')
+        self.assertEqual(git(self.dest, 'rev-list', '--count', 'main..HEAD').strip(), '1')
+
+    def test_lock_held_by_a_live_process_stops_the_tool(self):
+        lock = self.git_path('index.lock')
+        open(lock, 'w').close()
+        head = git(self.dest, 'rev-parse', 'HEAD')
+        holder = subprocess.Popen(['sh', '-c', 'exec 9<"$1"; exec sleep 60', 'sh', lock])
+        try:
+            # Until the shell has opened the lock, nobody holds it.
+            fd = f'/proc/{holder.pid}/fd/9'
+            for _ in range(100):
+                if os.path.exists(fd):
+                    break
+                time.sleep(0.05)
+            p = self.run_tool('apply', ok=False)
+        finally:
+            holder.kill()
+            holder.wait()
+        self.assertIn(f'another git (pid {holder.pid}) is working in {self.dest}', p.stderr)
+        self.assertTrue(os.path.exists(lock))
+        self.assertEqual(git(self.dest, 'rev-parse', 'HEAD'), head)
+
+    def test_unfinished_git_am_is_dropped(self):
+        # A patch that does not apply leaves git am waiting in the worktree.
+        # (It is kept out of patches/, which must match series.)
+        bad = os.path.join(self.tmp, 'bad.patch')
+        os.rename(os.path.join(self.repo, 'patches',
+                               self.make_patch('hello: return four', 'return 1', 'return 4',
+                                               'bad.patch')), bad)
+        subprocess.run(['git', '-C', self.dest, 'am', '--no-3way', bad],
+                       capture_output=True, check=False, env=dict(os.environ, **GIT_ENV))
+        self.assertTrue(os.path.isdir(self.git_path('rebase-apply')))
+        p = self.run_tool('apply', ok=True)
+        self.assertIn('dropping the unfinished git am', p.stderr)
+        self.assertFalse(os.path.exists(self.git_path('rebase-apply')))
+        self.assertEqual(git(self.dest, 'log', '-1', '--format=%s').strip(), 'hello: return two')
+
+
+class RunLock(ToolTest):
+    """One make check or make demo per cache at a time."""
+
+    def test_second_job_on_one_cache_is_refused(self):
+        os.makedirs(self.cache, exist_ok=True)
+        lock = os.path.join(self.cache, 'run.lock')
+        holder = subprocess.Popen(['flock', lock, 'sleep', '60'])
+        try:
+            for _ in range(100):
+                if subprocess.run(['flock', '-n', lock, 'true']).returncode != 0:
+                    break
+                time.sleep(0.05)
+            for tool, args in (('check', ('--skip-boot',)), ('demo', ())):
+                with self.subTest(tool=tool):
+                    p = self.run_tool(tool, *args, ok=False)
+                    self.assertIn(f'is running on the cache {self.cache}', p.stderr)
+                    self.assertIn('SGR_CACHE=DIR', p.stderr)
+                    self.assertNotIn('=== stage', p.stderr)
+        finally:
+            holder.kill()
+            holder.wait()
 
 
 class Export(ToolTest):
