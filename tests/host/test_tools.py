@@ -566,7 +566,7 @@ class Vm(ToolTest):
             'virtio-iommu': ('virtio-iommu-pci', ['iommu.strict=1']),
             'passthrough': ('intel-iommu,intremap=off', ['iommu=pt']),
             'noiommu': (None, []),
-            'swiotlb': (None, ['swiotlb=force']),
+            'swiotlb': (None, ['swiotlb=force,track_hiwater']),
         }
         for mode, (dev, args) in expect.items():
             with self.subTest(mode=mode):
@@ -598,6 +598,16 @@ class Vm(ToolTest):
         cmd, _ = self.qemu('noiommu', '--timeout', '42', '--tests', 'proof,dmesg')
         self.assertEqual(cmd[:4], ['timeout', '-k', '10', '42'])
         self.assertIn('sgr.tests=proof,dmesg', self.append_of(cmd))
+
+    def test_the_dma_edu_is_named_to_the_kunit_suite(self):
+        # The edu whose DMA engine the KUnit IOMMU suite drives: a device of
+        # its own (the benchmark keeps 10.0), named on the command line.
+        for mode in ('vtd-strict', 'noiommu'):
+            cmd, _ = self.qemu(mode)
+            self.assertIn('edu,addr=14.0', cmd)
+            self.assertIn('dma_reuse_cache_kunit.dma_edu=0000:00:14.0', self.append_of(cmd))
+            addrs = [w.split('addr=')[1] for w in cmd if w.startswith('edu,addr=')]
+            self.assertEqual(sorted(addrs), ['10.0', '13.0', '14.0'])
 
     def test_kunit_rerun_suites_reach_the_command_line(self):
         self.write('tests/kunit-rerun', '# comment\nfoo_suite\n\nbar_suite  # why\n')

@@ -29,7 +29,9 @@ dmabench_run() {
 		result 1 dma_map_benchmark_smoke "no map/unmap latencies in the tool's output"
 		return
 	fi
-	if cmdline_has swiotlb=force; then
+	# 7.3 keeps the high-water mark only with swiotlb=...,track_hiwater
+	# (the mode asks for it; 6.12 ignores the word and always keeps it).
+	if cmdline_has swiotlb=force || cmdline_has swiotlb=force,track_hiwater; then
 		hw=$(cat /sys/kernel/debug/swiotlb/io_tlb_used_hiwater 2>/dev/null || echo 0)
 		diag "swiotlb io_tlb_used_hiwater: $hw"
 		if [ "${hw:-0}" -eq 0 ]; then
