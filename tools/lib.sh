@@ -202,6 +202,11 @@ take_run_lock() {
 	fi
 }
 
+# kdoc_strip_place: kernel-doc's warnings on stdin without their file and
+# line: "FILE:LINE: warning: ..." (6.12's kernel-doc) and "Warning:
+# FILE:LINE ..." (7.3's).
+kdoc_strip_place() { sed -E 's/^(Warning: )?[^ :]+:[0-9]+:? //'; }
+
 # base_rev: where the series starts: HEAD of KSRC, else the pinned base tag.
 base_rev() {
 	if [ -n "${KSRC:-}" ]; then

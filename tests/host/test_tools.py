@@ -266,6 +266,24 @@ class ApplyPerTree(ToolTest):
         self.assertEqual(git(a, 'log', '-1', '--format=%s').strip(), 'hello: return two')
 
 
+class KdocPlaces(ToolTest):
+    """make check compares kernel-doc warnings without their place: a
+    warning that a patch only moved down the file is not new, in the
+    format of either kernel-doc."""
+
+    def test_both_formats_lose_file_and_line(self):
+        warnings = ('Warning: lib/scatterlist.c:108 No description found for return value of \'sg_last\'\n'
+                    'Warning: /tmp/tmp.x.src:101 No description found for return value of \'sg_last\'\n'
+                    'lib/scatterlist.c:12: warning: Function parameter \'x\' not described\n'
+                    '/tmp/tmp.x.src:9: warning: Function parameter \'x\' not described\n')
+        out = subprocess.run(['bash', '-c', '. "$1/lib.sh"; kdoc_strip_place', 'sh', TOOLS],
+                             input=warnings, env=self.tool_env(), check=True,
+                             capture_output=True, text=True).stdout
+        self.assertEqual(sorted(set(out.splitlines())),
+                         ["No description found for return value of 'sg_last'",
+                          "warning: Function parameter 'x' not described"])
+
+
 class ApplyLeftovers(ToolTest):
     """What a killed run leaves in the applied worktree: git's lock files and
     an unfinished git am.  A lock nobody holds is removed, one a live
