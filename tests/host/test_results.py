@@ -299,3 +299,36 @@ class KconfigCheck(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class ConsoleReplay(unittest.TestCase):
+    """printk's replay of a cut-off record (seen on 7.3, KUnit printing
+    while another CPU prints) must not make a KTAP line appear twice."""
+
+    def test_cut_off_line_and_marker_are_dropped(self):
+        sys.path.insert(0, TOOLS)
+        try:
+            import results
+        finally:
+            sys.path.remove(TOOLS)
+        text = ('    ok 17 dma_reuse_test_fallback_overlap\n'
+                '    ok 18 dma_reuse_test_debu\n'
+                '** replaying previous printk message **\n'
+                '    ok 18 dma_reuse_test_debug_marker\n'
+                '    ok 19 dma_reuse_test_misuse_free\n'
+                # A marker whose next line does not continue the cut-off
+                # part is left alone.
+                'something else\n'
+                '** replaying previous printk message **\n'
+                'unrelated\n')
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, 'console.log')
+            with open(path, 'w') as f:
+                f.write(text)
+            got = results.console_lines(path)
+        self.assertEqual(got, ['    ok 17 dma_reuse_test_fallback_overlap',
+                               '    ok 18 dma_reuse_test_debug_marker',
+                               '    ok 19 dma_reuse_test_misuse_free',
+                               'something else',
+                               '** replaying previous printk message **',
+                               'unrelated'])
