@@ -27,7 +27,7 @@ iotlb_cases() {
 }
 
 iotlb_run() {
-	local f iovas ph val r0 r1 rc c did mib="$IOTLB_MIB" why=""
+	local f iovas ph val r0 r1 rc c did before left mib="$IOTLB_MIB" why=""
 	# memory.max is 3/4 of the region, in whole MiB.
 	[ "$mib" -ge 4 ] 2>/dev/null || mib=4
 	f=$(lz4dt_stats)
@@ -79,7 +79,21 @@ iotlb_run() {
 	for ph in on off; do
 		[ -z "$why" ] || break
 		case $ph in on) val=Y ;; *) val=N ;; esac
+		[ $ph = off ] && before=$(counter "$(cache_stats)" entries)
 		echo $val >"$ZP/reuse_dma_buffer"
+		# reuse_dma_buffer=N unmaps every CPU's and pool's buffer
+		# before the write returns, not when each is next used (v1
+		# left the buffers of idle CPUs and retired pools mapped).
+		if [ $ph = off ]; then
+			left=$(counter "$(cache_stats)" entries)
+			diag "reuse_dma_buffer=N: cached mappings $before, then $left"
+			if [ "$before" = 0 ]; then
+				why="nothing was cached before zswap.reuse_dma_buffer=N"
+			elif [ "$left" != 0 ]; then
+				why="$left mappings left once zswap.reuse_dma_buffer=N returned"
+			fi
+			[ -z "$why" ] || break
+		fi
 		diag "iotlb-phase $ph begin"
 		if ! mark begin $ph; then
 			why=$MARK_WHY

@@ -9,8 +9,7 @@
 #                            cached IOVA still translates; bind again
 #   zswap_stress_rebound     more traffic on the rebound device, then the
 #                            cache's verdict (hit rate, misses; or nothing
-#                            served where the mode does not translate);
-#                            then reuse_dma_buffer=N empties it at once
+#                            served where the mode does not translate)
 # The two stress cases nest zswap_stress's own KTAP document (named like
 # the case, --name): the program's leaves are the data checks, the
 # parent's result line is this shell's verdict on the rest.  Without the
@@ -140,27 +139,6 @@ zswap_teardown() {
 	verdict zswap_teardown
 }
 
-# reuse_knob_check: zswap.reuse_dma_buffer=N unmaps every CPU's and pool's
-# buffer before the write returns, not when each is next used (v1 left the
-# buffers of idle CPUs and retired pools mapped).  Sets FAIL_WHY.
-reuse_knob_check() {
-	local f before left
-	f=$(cache_stats)
-	before=$(counter "$f" entries)
-	if ! echo N >"$ZP/reuse_dma_buffer"; then
-		FAIL_WHY="cannot turn zswap.reuse_dma_buffer off"
-		return
-	fi
-	left=$(counter "$f" entries)
-	echo Y >"$ZP/reuse_dma_buffer"
-	diag "reuse_dma_buffer=N: cached mappings $before, then $left"
-	if [ "$before" = 0 ]; then
-		FAIL_WHY="nothing was cached before zswap.reuse_dma_buffer=N"
-	elif [ "$left" != 0 ]; then
-		FAIL_WHY="$left mappings left once zswap.reuse_dma_buffer=N returned"
-	fi
-}
-
 # 4. A quiet stress on the rebound device: the cache's verdict.
 zswap_rebound() {
 	local rc f before_fb fb served reusable hits misses ncpu
@@ -191,9 +169,6 @@ zswap_rebound() {
 			FAIL_WHY="hits $hits are under 99% of the $reusable marked lists"
 		elif [ "$misses" -gt $((ncpu * 4)) ]; then
 			FAIL_WHY="$misses misses for $ncpu CPUs"
-		fi
-		if [ -z "$FAIL_WHY" ] && [ -e "$ZP/reuse_dma_buffer" ]; then
-			reuse_knob_check
 		fi
 	else
 		fb=$(($(counter "$REUSE_DBG/stats" fallback_not_iommu) - before_fb))
