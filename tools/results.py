@@ -532,7 +532,7 @@ def cmd_summary(args) -> int:
                   f'{fmt(m.get("swapout_pages_per_s")):>9}{fmt(m.get("swapin_pages_per_s")):>9}'
                   f'{fmt(m.get("mismatches")):>7}{fmt(m.get("cache_marked")):>8}'
                   f'{hit_rate(m):>7}{fmt(m.get("cache_misses")):>6}'
-                  f'{fmt(m.get("fallback_not_iommu")):>8}{fmt(m.get("fire_hotplug")):>8}'
+                  f'{fmt(m.get("fallback_no_cache", m.get("fallback_not_iommu"))):>8}{fmt(m.get("fire_hotplug")):>8}'
                   f'{fmt(m.get("fire_switch")):>7}{fmt(m.get("teardown_stop")):>6}  {r.boot}')
             passed += r.count(Status.PASS)
             failed += r.count(Status.FAIL)

@@ -277,7 +277,9 @@ set_compressor() {
 
 lz4dt_bound() { [ -e "$LZ4DT/$TESTDEV" ]; }
 lz4dt_stats() { echo "$LZ4DT_DBG/stats"; }
-cache_stats() { echo "$REUSE_DBG/$TESTDEV/stats"; }
+# A device cache's debugfs directory is named <bus>:<device>.
+cache_dir() { echo "$REUSE_DBG/devices/pci:$TESTDEV"; }
+cache_stats() { echo "$(cache_dir)/stats"; }
 
 lz4dt_selftest() {
 	awk '/^driver/ { d = ($3 == "lz4-dmatest") } d && /^selftest/ { print $3; exit }' /proc/crypto

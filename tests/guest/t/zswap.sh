@@ -122,7 +122,7 @@ zswap_teardown() {
 			FAIL_WHY="$tr cached DMA addresses still translate after the unbind"
 		elif cache_expected && [ "$(counter "$chk" checked)" = 0 ]; then
 			FAIL_WHY="no cached DMA address was recorded to check"
-		elif [ -e "$REUSE_DBG/$TESTDEV" ]; then
+		elif [ -e "$(cache_dir)" ]; then
 			FAIL_WHY="the device cache outlived the unbind"
 		fi
 	fi
@@ -143,7 +143,7 @@ zswap_teardown() {
 zswap_rebound() {
 	local rc f before_fb fb served reusable hits misses ncpu
 	FAIL_WHY=
-	before_fb=$(counter "$REUSE_DBG/stats" fallback_not_iommu)
+	before_fb=$(counter "$REUSE_DBG/stats" fallback_no_cache)
 	stress zswap_stress_rebound "$ZSWAP_MIB2" 2
 	rc=$?
 	f=$(lz4dt_stats)
@@ -171,17 +171,17 @@ zswap_rebound() {
 			FAIL_WHY="$misses misses for $ncpu CPUs"
 		fi
 	else
-		fb=$(($(counter "$REUSE_DBG/stats" fallback_not_iommu) - before_fb))
-		diag "no cache expected: $served served, $reusable marked lists, fallback_not_iommu +$fb"
+		fb=$(($(counter "$REUSE_DBG/stats" fallback_no_cache) - before_fb))
+		diag "no cache expected: $served served, $reusable marked lists, fallback_no_cache +$fb"
 		diag "cache_marked: $reusable"
 		diag "cache_hits: $served"
-		diag "fallback_not_iommu: $fb"
+		diag "fallback_no_cache: $fb"
 		if [ "$served" != 0 ]; then
 			FAIL_WHY="$served lists served from a cache in mode $MODE"
-		elif [ -e "$REUSE_DBG/$TESTDEV" ]; then
+		elif [ -e "$(cache_dir)" ]; then
 			FAIL_WHY="a device cache exists in mode $MODE"
 		elif [ -e "$REUSE_DBG/stats" ] && [ "$fb" -lt "$reusable" ]; then
-			FAIL_WHY="only $fb of $reusable marked lists counted as fallback_not_iommu"
+			FAIL_WHY="only $fb of $reusable marked lists counted as fallback_no_cache"
 		fi
 	fi
 	verdict zswap_stress_rebound
