@@ -74,6 +74,7 @@ sgr_params() {
 	KUNIT_RERUN=$(list "$(param kunit_rerun '')")
 	ZSWAP_MIB=$(param zswap_mib 192)
 	ZSWAP_MIB2=$(param zswap_mib2 64)
+	ZSWAP_MIB3=$(param zswap_mib3 16)
 	ZSWAP_PASSES=$(param zswap_passes 1)
 	IOTLB_MIB=$(param iotlb_mib 16)
 	FIRE=$(list "$(param fire hotplug,switch)")
@@ -307,6 +308,10 @@ engine_clean() {
 # stress NAME MIB SEED [PASSES]: one zswap_stress run in its own cgroup,
 # its KTAP (a nested document named NAME, indented by the program) on fd 3.
 # STRESS_PREFIX, if set, goes before the program (taskset -c N).
+# STRESS_ZSWAP_MAX, if set, is the cgroup's memory.zswap.max: above it,
+# zswap writes the cgroup's oldest entries back to the swap disk.
+# STRESS_MIN_COVERAGE, if set, is the program's --min-coverage (the share
+# of pages zswap must have stored and loaded; the data check stays).
 stress() {
 	local cg="/sys/fs/cgroup/zswap_$1" rc
 	echo +memory >/sys/fs/cgroup/cgroup.subtree_control
@@ -314,8 +319,15 @@ stress() {
 	# 6.12 charges the compressed pool to the cgroup: memory.max must hold
 	# it (about 0.6 x the region) but not the region itself.
 	echo $(($2 * 3 / 4))M >"$cg/memory.max"
+	if [ -n "${STRESS_ZSWAP_MAX:-}" ]; then
+		if ! echo "$STRESS_ZSWAP_MAX" >"$cg/memory.zswap.max"; then
+			rmdir "$cg" 2>/dev/null
+			return 1
+		fi
+	fi
 	sh -c "echo \$\$ >$cg/cgroup.procs && exec ${STRESS_PREFIX:-} /bin/zswap_stress --size $2 \
-		--passes ${4:-$ZSWAP_PASSES} --seed $3 --cgroup $cg --name $1" >&3 2>&1
+		--passes ${4:-$ZSWAP_PASSES} --seed $3 --cgroup $cg --name $1 \
+		${STRESS_MIN_COVERAGE:+--min-coverage $STRESS_MIN_COVERAGE}" >&3 2>&1
 	rc=$?
 	rmdir "$cg" 2>/dev/null
 	return $rc

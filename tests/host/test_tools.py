@@ -389,6 +389,35 @@ class Export(ToolTest):
         # What was exported applies back onto the base.
         self.run_tool('apply', '--check', ok=True)
 
+    def test_notes_survive_apply_and_export(self):
+        # A patch with notes below its sign-off, as the series' patches have
+        # ("Changes since v1"): git am drops them from the commit, so a work
+        # tree made by apply must get them back, or the next export loses
+        # them.
+        git(self.tree, 'checkout', '-q', '-b', 'side', 'base')
+        path = os.path.join(self.tree, 'hello.c')
+        text = open(path).read()
+        open(path, 'w').write(text.replace('return 1', 'return 2'))
+        msg = ('hello: return two\n\nBecause two.\n\nSigned-off-by: A <a@b.c>\n'
+               '---\nChanges since v1:\n - returns two, not one\n')
+        git(self.tree, 'commit', '-q', '-a', '--cleanup=verbatim', '-m', msg)
+        git(self.tree, 'checkout', '-q', 'main')
+        self.run_tool('export', '--tree', self.tree, '--base', 'base', '--branch', 'side', ok=True)
+        git(self.tree, 'branch', '-q', '-D', 'side')
+        name = '0001-hello-return-two.patch'
+        before = open(os.path.join(self.repo, 'patches', name)).read()
+        self.assertIn('---\nChanges since v1:\n - returns two, not one\n---\n', before)
+
+        dest = os.path.join(self.tmp, 'dev')
+        self.run_tool('apply', '--dest', dest, ok=True)
+        self.assertEqual(git(dest, 'log', '-1', '--format=%B'), msg + '\n')
+        self.run_tool('export', '--tree', dest, '--base', 'base', ok=True)
+        after = open(os.path.join(self.repo, 'patches', name)).read()
+        # Only the first line (the commit's hash) may differ.
+        self.assertEqual(after.split('\n', 1)[1], before.split('\n', 1)[1])
+        # A patch without notes stays without.
+        self.assertEqual(after.count('\n---\n'), 2)
+
 
 class Build(ToolTest):
     def test_dry_run_configures_from_tinyconfig_and_the_fragment(self):

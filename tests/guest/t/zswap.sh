@@ -1,12 +1,16 @@
 # shellcheck shell=sh
 # shellcheck disable=SC3043 # local: dash and busybox ash, the two shells that run this, have it
 #
-# zswap on the test driver lz4-dmatest, four cases:
+# zswap on the test driver lz4-dmatest, five cases:
 #   zswap_dma_driver         lz4-dmatest bound, self-tested, zswap's compressor
 #   zswap_stress_under_fire  zswap_stress (C) while CPUs go offline/online
 #                            and the compressor is switched away and back
 #   zswap_teardown           switch away: the cache empties; unbind: no
 #                            cached IOVA still translates; bind again
+#   zswap_unbind_live_tfm    unbind while zswap's pool holds its tfm: the
+#                            device's cache goes, the tfm's requests are
+#                            refused (-ENODEV), zswap keeps every page (the
+#                            stress reads them back); bind again, new pool
 #   zswap_stress_rebound     more traffic on the rebound device, then the
 #                            cache's verdict (hit rate, misses; or nothing
 #                            served where the mode does not translate)
@@ -20,6 +24,7 @@ zswap_cases() {
 	echo zswap_dma_driver
 	echo zswap_stress_under_fire
 	echo zswap_teardown
+	echo zswap_unbind_live_tfm
 	echo zswap_stress_rebound
 }
 
@@ -41,12 +46,14 @@ zswap_run() {
 			result 1 zswap_stress_under_fire "zswap_stress exited $rc"
 		fi
 		result skip zswap_teardown "no lz4-dmatest"
+		result skip zswap_unbind_live_tfm "no lz4-dmatest"
 		result skip zswap_stress_rebound "no lz4-dmatest"
 		return
 	fi
 	zswap_driver
 	zswap_under_fire
 	zswap_teardown
+	zswap_unbind_live
 	zswap_rebound
 }
 
@@ -139,7 +146,69 @@ zswap_teardown() {
 	verdict zswap_teardown
 }
 
-# 4. A quiet stress on the rebound device: the cache's verdict.
+# 4. Unbind under a live tfm: zswap's current pool keeps the lz4-dmatest
+# tfm it made on the device while the device goes.  The unbind must drop
+# the device's cache as before; the tfm's requests must be refused, not
+# crash or reach the device (lz4-dmatest counts them in "refused"); zswap
+# then stores the pages uncompressed (7.3) or rejects them to the swap disk
+# (6.12), and the stress, which reads every page back, must pass.  The
+# pool is new (zswap_teardown switched to it and nothing was stored since),
+# so no page waits for the dead tfm to decompress it: 6.12's zswap would
+# BUG() on that failure.  Then
+# bind again; the old tfm stays dead, so a switch away and back gives
+# zswap a new pool on the new binding.
+zswap_unbind_live() {
+	local rc ref0 ref
+	FAIL_WHY=
+	if [ "$(cat "$ZP/compressor")" != lz4-dmatest ] || ! lz4dt_bound; then
+		FAIL_WHY="no live lz4-dmatest pool to unbind under"
+	fi
+	ref0=$(cat "$LZ4DT_ROOT_DBG/refused" 2>/dev/null)
+	if [ -z "$FAIL_WHY" ] && [ -z "$ref0" ]; then
+		FAIL_WHY="$LZ4DT_ROOT_DBG/refused is missing"
+	fi
+	if [ -z "$FAIL_WHY" ]; then
+		echo "$TESTDEV" >"$LZ4DT/unbind" || FAIL_WHY="unbind failed"
+	fi
+	if [ -z "$FAIL_WHY" ]; then
+		if [ -e "$(cache_dir)" ]; then
+			FAIL_WHY="the device cache outlived the unbind"
+		elif [ "$(cat "$ZP/compressor")" != lz4-dmatest ]; then
+			FAIL_WHY="zswap's compressor changed at the unbind: $(cat "$ZP/compressor")"
+		fi
+	fi
+	if [ -z "$FAIL_WHY" ]; then
+		# Stored uncompressed (7.3), the pool would outgrow memory.max:
+		# a zswap limit makes zswap write it back to the disk instead.
+		# Most pages reach the disk, not zswap: only the data is checked.
+		# shellcheck disable=SC2034 # read by stress (lib.sh)
+		STRESS_ZSWAP_MAX=$((ZSWAP_MIB3 / 4))M STRESS_MIN_COVERAGE=0
+		stress zswap_unbind_live_tfm "$ZSWAP_MIB3" 3 1
+		rc=$?
+		# shellcheck disable=SC2034 # read by stress (lib.sh)
+		STRESS_ZSWAP_MAX='' STRESS_MIN_COVERAGE=''
+		ref=$(($(cat "$LZ4DT_ROOT_DBG/refused") - ref0))
+		diag "unbound: $ref requests refused by the dead tfm"
+		diag "unbound_refused: $ref"
+		if [ $rc != 0 ]; then
+			FAIL_WHY="zswap_stress exited $rc with the device unbound"
+		elif [ "$ref" -le 0 ]; then
+			FAIL_WHY="no request reached the tfm of the unbound device"
+		fi
+	fi
+	# Restore what the next case needs, whatever happened above.
+	lz4dt_bound || echo "$TESTDEV" >"$LZ4DT/bind" ||
+		FAIL_WHY=${FAIL_WHY:-"rebind failed"}
+	if [ -z "$FAIL_WHY" ] && [ "$(lz4dt_selftest)" != passed ]; then
+		FAIL_WHY="after the rebind, lz4-dmatest self-test: '$(lz4dt_selftest)'"
+	fi
+	if ! set_compressor lz4-scomp || ! set_compressor lz4-dmatest; then
+		FAIL_WHY=${FAIL_WHY:-"zswap refused a new lz4-dmatest pool after the rebind"}
+	fi
+	verdict zswap_unbind_live_tfm
+}
+
+# 5. A quiet stress on the rebound device: the cache's verdict.
 zswap_rebound() {
 	local rc f before_fb fb served reusable hits misses ncpu
 	FAIL_WHY=
