@@ -37,6 +37,13 @@ LZ4DT_ROOT_DBG=/sys/kernel/debug/lz4_dmatest
 LZ4DT_DBG=$LZ4DT_ROOT_DBG/$TESTDEV
 DMESG_PATTERNS=/etc/dmesg-patterns
 SGR_MARK=/bin/sgr_mark
+# Overridden by the host tests of this library (tests/host), never in the
+# guest: where the stress program, the cgroup tree and /proc/crypto are,
+# and how long a dead pool may take to go.
+ZSWAP_STRESS_BIN=${ZSWAP_STRESS_BIN:-/bin/zswap_stress}
+SGR_CGROUP_ROOT=${SGR_CGROUP_ROOT:-/sys/fs/cgroup}
+SGR_PROC_CRYPTO=${SGR_PROC_CRYPTO:-/proc/crypto}
+SGR_POOL_WAIT=${SGR_POOL_WAIT:-30}
 
 # ---------------------------------------------------------------------
 # Parameters
@@ -283,7 +290,36 @@ cache_dir() { echo "$REUSE_DBG/devices/pci:$TESTDEV"; }
 cache_stats() { echo "$(cache_dir)/stats"; }
 
 lz4dt_selftest() {
-	awk '/^driver/ { d = ($3 == "lz4-dmatest") } d && /^selftest/ { print $3; exit }' /proc/crypto
+	awk '/^driver/ { d = ($3 == "lz4-dmatest") } d && /^selftest/ { print $3; exit }' "$SGR_PROC_CRYPTO"
+}
+
+# lz4dt_refcnt: the lz4-dmatest algorithm's reference count (one for the
+# registration, one per live tfm), empty if it is not registered.
+lz4dt_refcnt() {
+	awk '/^driver/ { d = ($3 == "lz4-dmatest") } d && /^refcnt/ { print $3; exit }' "$SGR_PROC_CRYPTO"
+}
+
+# wait_no_dmatest_pool: after a switch away from lz4-dmatest, wait until
+# zswap has destroyed every pool that held lz4-dmatest tfms (the count is
+# back at LZ4DT_REFCNT0, taken before zswap ever used the driver), at most
+# SGR_POOL_WAIT seconds; else FAIL_WHY says so.  Switching back before the
+# old pool is gone does not make a new pool: zswap's lookup takes a
+# reference on the killed one (percpu_ref_tryget succeeds until the
+# reference has switched to atomic mode, and while the pool has entries)
+# and resurrects it, tfms and all, whatever happened to their device.
+wait_no_dmatest_pool() {
+	local n=0 ref
+	while :; do
+		ref=$(lz4dt_refcnt)
+		[ -n "$ref" ] && [ -n "${LZ4DT_REFCNT0:-}" ] && [ "$ref" -le "$LZ4DT_REFCNT0" ] &&
+			return 0
+		if [ "$n" -ge "$SGR_POOL_WAIT" ]; then
+			FAIL_WHY=${FAIL_WHY:-"zswap still holds lz4-dmatest tfms ${n}s after the switch away (refcnt ${ref:-none}, ${LZ4DT_REFCNT0:-unknown} at rest)"}
+			return 1
+		fi
+		sleep 1
+		n=$((n + 1))
+	done
 }
 
 # Whether the cache must serve lz4-dmatest in this mode: a translating
@@ -312,9 +348,12 @@ engine_clean() {
 # zswap writes the cgroup's oldest entries back to the swap disk.
 # STRESS_MIN_COVERAGE, if set, is the program's --min-coverage (the share
 # of pages zswap must have stored and loaded; the data check stays).
+# The output is streamed (a hang shows how far it got) and kept: a
+# program that dies before its plan is done (the OOM killer) gets the
+# leaves it owed from stress_fill, so the document stays whole.
 stress() {
-	local cg="/sys/fs/cgroup/zswap_$1" rc
-	echo +memory >/sys/fs/cgroup/cgroup.subtree_control
+	local cg="$SGR_CGROUP_ROOT/zswap_$1" rc out="/tmp/stress.$1.out" rcf="/tmp/stress.$1.rc"
+	echo +memory >"$SGR_CGROUP_ROOT/cgroup.subtree_control"
 	mkdir -p "$cg"
 	# 6.12 charges the compressed pool to the cgroup: memory.max must hold
 	# it (about 0.6 x the region) but not the region itself.
@@ -325,12 +364,44 @@ stress() {
 			return 1
 		fi
 	fi
-	sh -c "echo \$\$ >$cg/cgroup.procs && exec ${STRESS_PREFIX:-} /bin/zswap_stress --size $2 \
-		--passes ${4:-$ZSWAP_PASSES} --seed $3 --cgroup $cg --name $1 \
-		${STRESS_MIN_COVERAGE:+--min-coverage $STRESS_MIN_COVERAGE}" >&3 2>&1
-	rc=$?
+	rm -f "$out" "$rcf"
+	# Only the program joins the cgroup: its OOM kills never reach tee.
+	{
+		sh -c "echo \$\$ >$cg/cgroup.procs && exec ${STRESS_PREFIX:-} $ZSWAP_STRESS_BIN --size $2 \
+			--passes ${4:-$ZSWAP_PASSES} --seed $3 --cgroup $cg --name $1 \
+			${STRESS_MIN_COVERAGE:+--min-coverage $STRESS_MIN_COVERAGE}" 2>&1
+		echo $? >"$rcf"
+	} | tee "$out" >&3
+	rc=$(cat "$rcf" 2>/dev/null)
+	rc=${rc:-255}
 	rmdir "$cg" 2>/dev/null
-	return $rc
+	[ "$rc" = 0 ] || stress_fill "$out" "$rc"
+	rm -f "$out" "$rcf"
+	return "$rc"
+}
+
+# stress_fill FILE RC: the result lines zswap_stress's output FILE owes
+# (it exited RC, killed or failed before its plan was done), one failing
+# leaf per missing case, named as the program names them (pass<P>_<case>,
+# its case_names[] in that order), on fd 3.  Without them the parser
+# sees a plan it cannot match and the parent's reason reaches no case.
+stress_fill() {
+	local plan
+	grep -q '^    # Subtest: ' "$1" 2>/dev/null || return 0
+	plan=$(sed -n 's/^    1\.\.\([0-9][0-9]*\)$/\1/p' "$1" | head -n 1)
+	if [ -z "$plan" ]; then
+		printf '    1..1\n    not ok 1 no_plan # zswap_stress exited %s before its plan\n' "$2" >&3
+		return 0
+	fi
+	awk -v plan="$plan" -v rc="$2" '
+		/^    (not )?ok [0-9]+ / { seen[($1 == "not" ? $3 : $2) + 0] = 1 }
+		END {
+			split("data_verified zswap_stored zswap_loaded", nm, " ")
+			for (i = 1; i <= plan; i++)
+				if (!(i in seen))
+					printf "    not ok %d pass%d_%s # zswap_stress exited %s before it reported this case\n",
+						i, int((i - 1) / 3) + 1, nm[(i - 1) % 3 + 1], rc
+		}' "$1" >&3
 }
 
 # fire DONE: CPU offline/online on every secondary CPU, and zswap's

@@ -59,6 +59,9 @@ zswap_run() {
 
 # 1. The test driver: bound, self-tested, zswap's compressor.
 zswap_driver() {
+	# The algorithm's count with no pool on it: wait_no_dmatest_pool's mark.
+	LZ4DT_REFCNT0=$(lz4dt_refcnt)
+	diag "lz4-dmatest refcnt before zswap uses it: ${LZ4DT_REFCNT0:-none}"
 	if [ "$(lz4dt_selftest)" != passed ]; then
 		result 1 zswap_dma_driver "lz4-dmatest self-test: '$(lz4dt_selftest)'"
 	elif ! set_compressor lz4-dmatest; then
@@ -106,7 +109,9 @@ zswap_teardown() {
 	FAIL_WHY=
 	set_compressor lz4-scomp || FAIL_WHY="cannot switch zswap to lz4-scomp"
 	# The old pool goes when its last entry does; the stress freed them all.
-	sleep 2
+	# It must be gone before the unbind: the switch back below would
+	# otherwise bring it back with tfms of the old binding.
+	[ -n "$FAIL_WHY" ] || wait_no_dmatest_pool
 	f=$(cache_stats)
 	if [ -z "$FAIL_WHY" ] && cache_expected; then
 		diag "cache after the switch: $(oneline "$f")"
@@ -155,8 +160,11 @@ zswap_teardown() {
 # pool is new (zswap_teardown switched to it and nothing was stored since),
 # so no page waits for the dead tfm to decompress it: 6.12's zswap would
 # BUG() on that failure.  Then
-# bind again; the old tfm stays dead, so a switch away and back gives
-# zswap a new pool on the new binding.
+# bind again; the old tfm stays dead, so zswap must get a new pool on the
+# new binding: switch away, wait until the dead pool is destroyed (its
+# tfms released), and only then switch back, or zswap resurrects the dead
+# pool (see wait_no_dmatest_pool) and zswap_stress_rebound runs on a tfm
+# that refuses everything.
 zswap_unbind_live() {
 	local rc ref0 ref
 	FAIL_WHY=
@@ -202,7 +210,9 @@ zswap_unbind_live() {
 	if [ -z "$FAIL_WHY" ] && [ "$(lz4dt_selftest)" != passed ]; then
 		FAIL_WHY="after the rebind, lz4-dmatest self-test: '$(lz4dt_selftest)'"
 	fi
-	if ! set_compressor lz4-scomp || ! set_compressor lz4-dmatest; then
+	if ! set_compressor lz4-scomp; then
+		FAIL_WHY=${FAIL_WHY:-"cannot switch zswap to lz4-scomp after the rebind"}
+	elif wait_no_dmatest_pool && ! set_compressor lz4-dmatest; then
 		FAIL_WHY=${FAIL_WHY:-"zswap refused a new lz4-dmatest pool after the rebind"}
 	fi
 	verdict zswap_unbind_live_tfm
@@ -210,16 +220,22 @@ zswap_unbind_live() {
 
 # 5. A quiet stress on the rebound device: the cache's verdict.
 zswap_rebound() {
-	local rc f before_fb fb served reusable hits misses ncpu
+	local rc f before_fb fb served reusable hits misses ncpu ref0 ref
 	FAIL_WHY=
 	before_fb=$(counter "$REUSE_DBG/stats" fallback_no_cache)
+	ref0=$(cat "$LZ4DT_ROOT_DBG/refused" 2>/dev/null || echo 0)
 	stress zswap_stress_rebound "$ZSWAP_MIB2" 2
 	rc=$?
+	ref=$(($(cat "$LZ4DT_ROOT_DBG/refused" 2>/dev/null || echo 0) - ref0))
+	diag "rebound_refused: $ref"
 	f=$(lz4dt_stats)
 	reusable=$(counter "$f" reusable)
 	served=$(counter "$f" served)
 	ncpu=$(ncpus)
-	if [ $rc != 0 ]; then
+	if [ "$ref" != 0 ]; then
+		FAIL_WHY="$ref requests refused: zswap's pool has a tfm of the unbound device"
+		[ $rc = 0 ] || FAIL_WHY="$FAIL_WHY (zswap_stress exited $rc)"
+	elif [ $rc != 0 ]; then
 		FAIL_WHY="zswap_stress exited $rc"
 	elif ! engine_clean; then
 		:
