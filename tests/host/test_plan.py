@@ -80,8 +80,21 @@ class Plans(ToolTest):
         self.assertEqual(tools[:5], ['deps', 'base-tree', 'apply', 'build', 'initramfs'])
         self.assertEqual(tools[-1], 'report.py')
         boots = [c for c in cmds if tool_of(c) == 'vm']
-        self.assertEqual([c[c.index('--mode') + 1] for c in boots],
-                         modes.names(modes.load(), ['demo']))
+        demo = modes.names(modes.load(), ['demo'])
+        # Each mode timed, then counted (one vCPU under -icount); then the
+        # first strict mode and the floor single-stepped.
+        timed = [c for c in boots if '--icount' not in c]
+        counted = [c for c in boots if '--icount' in c and '--gdb-run' not in c]
+        stepped = [c for c in boots if '--gdb-run' in c]
+        self.assertEqual([c[c.index('--mode') + 1] for c in timed], demo)
+        self.assertEqual([c[c.index('--mode') + 1] for c in counted], demo)
+        self.assertEqual([c[c.index('--mode') + 1] for c in stepped], ['vtd-strict', 'noiommu'])
+        self.assertEqual(len(boots), 2 * len(demo) + 2)
+        for c in counted + stepped:
+            self.assertIn('/icount/' if c in counted else '/steps/', c[c.index('--out') + 1])
+        for c in stepped:
+            self.assertIn('steps.py', c[c.index('--gdb-run') + 1])
+            self.assertIn('proof,steps', c[c.index('--tests') + 1])
         self.assertIn('tests/kernel-config-bench', ' '.join(cmds[tools.index('build')]))
 
 

@@ -664,6 +664,34 @@ class Vm(ToolTest):
         cmd, _ = self.qemu('virtio-iommu')
         self.assertFalse([a for a in self.append_of(cmd) if a.startswith('sgr.kunit_rerun')])
 
+    def test_icount_counts_on_one_vcpu(self):
+        cmd, _ = self.qemu('vtd-strict', '--icount')
+        i = cmd.index('-icount')
+        self.assertEqual(cmd[i + 1], 'shift=0,align=off,sleep=off')
+        self.assertEqual(cmd[cmd.index('-smp') + 1], '1')
+        cmd, _ = self.qemu('vtd-strict')
+        self.assertNotIn('-icount', cmd)
+        for args, why in ((('--smp', '2'), 'counts on one vCPU'),
+                          (('--accel', 'kvm'), 'is a TCG mode')):
+            with self.subTest(args=args):
+                p = self.run_tool('vm', '--mode', 'vtd-strict', '--kernel', self.kernel,
+                                  '--initramfs', self.initrd, '--icount', *args, dry=True)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn(why, p.stderr)
+
+    def test_gdb_run_starts_the_guest_stopped_on_a_socket(self):
+        cmd, _ = self.qemu('noiommu', '--gdb-run', 'true')
+        self.assertIn('-S', cmd)
+        self.assertEqual(cmd[cmd.index('-gdb') + 1], 'chardev:sgrgdb')
+        sock = os.path.join(self.tmp, 'run', 'gdb.sock')
+        self.assertIn(f'socket,id=sgrgdb,path={sock},server=on,wait=off', cmd)
+        cmd, _ = self.qemu('noiommu')
+        self.assertNotIn('-S', cmd)
+        p = self.run_tool('vm', '--mode', 'noiommu', '--kernel', self.kernel,
+                          '--initramfs', self.initrd, '--gdb-run', '', dry=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn('--gdb-run needs a command', p.stderr)
+
     def test_unknown_mode_is_a_usage_error(self):
         p = self.run_tool('vm', '--mode', 'bogus', '--kernel', self.kernel)
         self.assertEqual(p.returncode, 2)
