@@ -29,6 +29,7 @@ from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import modes as matrix  # noqa: E402  pylint: disable=wrong-import-position
+import steps as steps_tool  # noqa: E402  pylint: disable=wrong-import-position
 from results import read_word as read  # noqa: E402  pylint: disable=wrong-import-position
 
 KV = re.compile(r'(\w+)=(\S*)')
@@ -525,7 +526,7 @@ def steps_section(ic: Dict, steps: Dict, out) -> None:
           'function and in call order', file=out)
     for m, d in steps.items():
         print(f'\n  {m}:', file=out)
-        for l in steps_show(d):
+        for l in steps_tool.show_lines(d):
             print('  ' + l, file=out)
         for meth, t in d.get('methods', {}).items():
             b = cost(ic, m, meth, '2', '1', per_request_insns)
@@ -644,10 +645,6 @@ def zswap_targets(tcg: Dict, ic: Dict, out) -> None:
             say(out, text, v, limit)
 
 
-def steps_show(d: Dict) -> List[str]:
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import steps as st  # pylint: disable=import-outside-toplevel
-    return st.show_lines(d)
 
 
 def iotlb_table(run: str, modes: List[str], out) -> None:
