@@ -33,7 +33,14 @@ value is (tag << 24) | payload:
 
 The test device's domain: for virtio-iommu the domain its endpoint
 (00:11.0, endpoint id 0x88) was last attached to (virtio_iommu_attach);
-for VT-d the guest's domain marker, read from the context table.
+for VT-d the guest's domain marker, read from the context table.  For the
+SMMUv3 neither exists: the guest cannot read the ASID of its domain, and
+QEMU traces no command that names a stream and an ASID together.  Its
+domain is the ASID with the most invalidations in the off phase, where
+the test device maps and unmaps the buffer on every request and no other
+device of the guest does DMA through the SMMU (the swap disk only on
+writeback, the console not through the IOMMU); the report names it and
+how many of the phase's events it had.
 
 Events counted, in that domain only (both are requests the IOMMU serves
 synchronously in a strict domain):
@@ -42,7 +49,13 @@ synchronously in a strict domain):
                  pages), and domain-wide or global IOTLB invalidations,
                  which cover every IOVA of their domain(s);
   virtio-iommu   virtio_iommu_map / virtio_iommu_unmap (domain, virt_start,
-                 virt_end inclusive).
+                 virt_end inclusive);
+  SMMUv3         smmuv3_s1_range_inval, one per CMD_TLBI_NH_VA(A) or per
+                 power-of-two piece of a range (asid, addr, tg: the
+                 granule 4 KiB << 2 (tg - 1), num_pages; tg 0 is one
+                 4 KiB page; asid -1, from NH_VAA, is every ASID), and
+                 smmuv3_cmdq_tlbi_nh_asid (a whole ASID) and
+                 smmuv3_cmdq_tlbi_nh (everything).
 """
 import argparse
 import gzip
@@ -65,6 +78,9 @@ VTD_PAGES = re.compile(r'domain 0x([0-9a-f]+) addr 0x([0-9a-f]+) mask 0x([0-9a-f
 VTD_DOMAIN = re.compile(r'domain 0x([0-9a-f]+)')
 VIRTIO_RANGE = re.compile(r'domain=(\d+) virt_start=0x([0-9a-f]+) virt_end=0x([0-9a-f]+)')
 VIRTIO_ATTACH = re.compile(r'domain=(\d+) endpoint=(\d+)')
+SMMU_RANGE = re.compile(r'asid=(-?\d+) addr=0x([0-9a-f]+) tg=(\d+) num_pages=0x([0-9a-f]+)')
+SMMU_ASID = re.compile(r'asid=(\d+)')
+SMMU_EVENTS = ('smmuv3_s1_range_inval', 'smmuv3_cmdq_tlbi_nh_asid', 'smmuv3_cmdq_tlbi_nh')
 
 
 @dataclass
@@ -114,6 +130,19 @@ def parse_line(line: str):
         if not a:
             return None
         return Event(name, int(a.group(1)), int(a.group(2), 16), int(a.group(3), 16))
+    if name == 'smmuv3_s1_range_inval':
+        a = SMMU_RANGE.search(args)
+        if not a:
+            return None
+        asid, tg, pages = int(a.group(1)), int(a.group(3)), int(a.group(4), 16)
+        granule = PAGE << (2 * (tg - 1)) if tg else PAGE
+        start = int(a.group(2), 16) & ~(PAGE - 1)
+        return Event(name, None if asid < 0 else asid, start, start + granule * max(pages, 1) - 1)
+    if name == 'smmuv3_cmdq_tlbi_nh_asid':
+        a = SMMU_ASID.search(args)
+        return Event(name, int(a.group(1)), None, None) if a else None
+    if name == 'smmuv3_cmdq_tlbi_nh':
+        return Event(name, None, None, None)
     if name in ('virtio_iommu_attach', 'virtio_iommu_detach'):
         a = VIRTIO_ATTACH.search(args)
         if a:
@@ -142,6 +171,7 @@ class Report:
     iovas: List[int]
     after_on_buffer_events: int   # events on the served IOVAs after the on phase
     problems: List[str] = field(default_factory=list)
+    how: str = ''                 # how the domain was found, when not by a marker
 
 
 def read_requests(ktap: str) -> Dict[str, int]:
@@ -225,9 +255,14 @@ def count(lines, requests: Dict[str, int]) -> Report:
         if p not in requests:
             problems.append(f'phase {p}: the guest reported no request count')
     domain = domain_at.get('on')
+    how = ''
+    smmu = [e for _, e in pending if e.name in SMMU_EVENTS]
+    if domain is None and smmu:
+        domain, how = smmu_domain(pending)
     if domain is None:
         problems.append("the test device's domain is unknown (no VT-d domain marker, "
-                        'no virtio-iommu attach of endpoint 0x88)')
+                        'no virtio-iommu attach of endpoint 0x88, no SMMUv3 ASID '
+                        'that leads the off phase)')
     elif domain_at.get('off') not in (None, domain):
         problems.append(f'the test device changed domain between the phases '
                         f'({domain} -> {domain_at["off"]})')
@@ -248,7 +283,24 @@ def count(lines, requests: Dict[str, int]) -> Report:
             c.multipage += e.start is not None and e.end - e.start >= PAGE
         else:
             c.other_domains += 1
-    return Report(counts, domain, sorted(set(iovas)), after_on, problems)
+    return Report(counts, domain, sorted(set(iovas)), after_on, problems, how)
+
+
+def smmu_domain(pending) -> Tuple[Optional[int], str]:
+    """The SMMUv3 ASID of the test device: the one with the most
+    invalidations in the off phase (see the module's doc), and a note."""
+    per: Dict[int, int] = {}
+    for where, e in pending:
+        if where == 'off' and e.domain is not None:
+            per[e.domain] = per.get(e.domain, 0) + 1
+    if not per:
+        return None, ''
+    ranked = sorted(per.items(), key=lambda kv: -kv[1])
+    if len(ranked) > 1 and ranked[1][1] == ranked[0][1]:
+        return None, ''
+    asid, n = ranked[0]
+    return asid, (f'ASID {asid}: {n} of the {sum(per.values())} ASID-tagged '
+                  f'invalidations of the off phase')
 
 
 def trace_path(run_dir: str) -> Optional[str]:
@@ -316,6 +368,8 @@ def metrics(rep: Report) -> Dict[str, float]:
 
 def print_report(rep: Report, out=sys.stdout) -> None:
     dom = '-' if rep.domain is None else f'{rep.domain:#x}'
+    if rep.how:
+        print(f'device domain found by count: {rep.how}', file=out)
     print(f'device domain {dom}; served IOVAs: '
           f'{" ".join(f"{i:#x}" for i in rep.iovas) or "-"}', file=out)
     print(f'{"phase":<6}{"requests":>10}{"events":>9}{"buffer":>8}'

@@ -5,7 +5,7 @@ Every other tool asks this module (Python: import modes) or this command
 (shell) what the modes are:
 
   modes.py list [--set SET]...     mode names, in table order (of every SET)
-  modes.py get MODE FIELD          one field: qemu, append, type, proof,
+  modes.py get MODE FIELD          one field: arch, qemu, append, type, proof,
                                    sets, translates, strict, trace_events
   modes.py has MODE SET            exit 0 if MODE is in SET, else 1
   modes.py shell MODE              shell assignments for tools/vm
@@ -28,7 +28,8 @@ from typing import Dict, List, Optional
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TABLE = os.path.join(REPO, 'tests', 'iommu-modes')
 
-SETS = ('check', 'demo', 'trace', 'floor')
+SETS = ('check', 'stress', 'demo', 'trace', 'floor')
+ARCHES = ('x86_64', 'arm64')
 TYPES = ('DMA', 'DMA-FQ', 'identity', 'none')
 # The guest writes its phase markers into PCI configuration space of a
 # spare device (tests/guest, sgr_mark); QEMU traces that write in order
@@ -43,6 +44,7 @@ class TableError(Exception):
 @dataclass
 class Mode:
     name: str
+    arch: str
     sets: List[str]
     qemu: Optional[str]        # None: no IOMMU device
     append: str
@@ -53,7 +55,12 @@ class Mode:
 
     @property
     def device(self) -> Optional[str]:
-        return self.qemu.split(',', 1)[0] if self.qemu else None
+        """The IOMMU's name in the @device lines: x86_64's -device name,
+        arm64's virt machine option iommu=NAME."""
+        if not self.qemu:
+            return None
+        first = self.qemu.split(',', 1)[0]
+        return first[len('iommu='):] if first.startswith('iommu=') else first
 
     @property
     def translates(self) -> bool:
@@ -81,9 +88,9 @@ class Mode:
             return '1' if getattr(self, name) else '0'
         if name == 'trace_events':
             return ' '.join(self.trace_events)
-        if name in ('name', 'append', 'type', 'proof', 'device'):
+        if name in ('name', 'arch', 'append', 'type', 'proof', 'device'):
             return getattr(self, name) or '-'
-        raise TableError(f'unknown field {name!r} (fields: name, sets, qemu, device, append, '
+        raise TableError(f'unknown field {name!r} (fields: name, arch, sets, qemu, device, append, '
                          'type, proof, translates, strict, traced, floor, trace_events)')
 
 
@@ -114,12 +121,17 @@ def load(path: str = TABLE) -> Dict[str, Mode]:
                 raise TableError(f'{where}: an @device line needs a device and its events')
             events[dev] = ev
             continue
-        f = _split(line, 6)
-        if len(f) != 6 or not all(f):
-            raise TableError(f'{where}: a mode row has 6 non-empty fields, this one {len(f)}')
-        name, sets, qemu, append, typ, proof = f
+        f = _split(line, 7)
+        if len(f) != 7 or not all(f):
+            raise TableError(f'{where}: a mode row has 7 non-empty fields, this one {len(f)}')
+        name, arch, sets, qemu, append, typ, proof = f
         if not re.fullmatch(r'[a-z0-9][a-z0-9-]*', name):
             raise TableError(f'{where}: bad mode name {name!r}')
+        if arch not in ARCHES:
+            raise TableError(f'{where}: unknown arch {arch!r} (arches: {", ".join(ARCHES)})')
+        if arch == 'arm64' and qemu != '-' and not qemu.startswith('iommu='):
+            raise TableError(f'{where}: an arm64 IOMMU is a virt machine option '
+                             f'(iommu=NAME), not {qemu!r}')
         if name in modes:
             raise TableError(f'{where}: mode {name} listed twice')
         sl = [s for s in sets.split(',') if s]
@@ -132,7 +144,7 @@ def load(path: str = TABLE) -> Dict[str, Mode]:
             re.compile(proof[1:] if proof.startswith('!') else proof)
         except re.error as e:
             raise TableError(f'{where}: bad proof regex: {e}') from e
-        modes[name] = Mode(name, sl, None if qemu == '-' else qemu,
+        modes[name] = Mode(name, arch, sl, None if qemu == '-' else qemu,
                            '' if append == '-' else append, typ, proof, i)
     if not modes:
         raise TableError(f'{path}: no mode')
@@ -145,14 +157,16 @@ def load(path: str = TABLE) -> Dict[str, Mode]:
                                  'strict (a lazy domain batches its invalidations)')
             if not m.trace_events:
                 raise TableError(f'mode {m.name}: in set "trace" but no @{m.device} events')
-    floors = [m.name for m in modes.values() if m.floor]
-    if len(floors) > 1:
-        raise TableError(f'more than one floor mode: {", ".join(floors)}')
+    for arch in ARCHES:
+        floors = [m.name for m in modes.values() if m.floor and m.arch == arch]
+        if len(floors) > 1:
+            raise TableError(f'more than one {arch} floor mode: {", ".join(floors)}')
     return modes
 
 
-def floor_mode(modes: Dict[str, Mode]) -> Optional[str]:
-    return next((m.name for m in modes.values() if m.floor), None)
+def floor_mode(modes: Dict[str, Mode], arch: str = 'x86_64') -> Optional[str]:
+    """The floor of ARCH's comparison: its mode without any IOMMU."""
+    return next((m.name for m in modes.values() if m.floor and m.arch == arch), None)
 
 
 def order(modes: Dict[str, Mode]) -> Dict[str, int]:
@@ -173,6 +187,7 @@ def shell(m: Mode) -> str:
     q = shlex.quote
     return '\n'.join([
         f'MODE_NAME={q(m.name)}',
+        f'MODE_ARCH={q(m.arch)}',
         f'MODE_SETS={q(",".join(m.sets))}',
         f'MODE_QEMU={q(m.qemu or "")}',
         f'MODE_DEVICE={q(m.device or "")}',

@@ -323,6 +323,23 @@ wait_no_dmatest_pool() {
 	done
 }
 
+# cache_gone: the test device's cache (its debugfs directory) is gone
+# within SGR_CACHE_WAIT seconds (default 10).  Unbind unmaps every cached
+# mapping before it returns (remove_check proves that); the cache itself is
+# freed after an RCU grace period (queue_rcu_work), which a TCG guest on a
+# busy host can take a while to reach.  Still there after the wait, it
+# leaked.
+cache_gone() {
+	local n=0
+	while [ -e "$(cache_dir)" ]; do
+		[ "$n" -lt "${SGR_CACHE_WAIT:-10}" ] || return 1
+		sleep 1
+		n=$((n + 1))
+	done
+	[ "$n" = 0 ] || diag "cache: its debugfs directory went ${n}s after the unbind"
+	return 0
+}
+
 # Whether the cache must serve lz4-dmatest in this mode: a translating
 # domain, and the cache built in.
 cache_expected() {

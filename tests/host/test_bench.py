@@ -74,6 +74,39 @@ class InitramfsDmaMapBenchmark(ToolTest):
                 with open(out) as f:
                     self.assertRegex(f.read(), r'(?m)^file /bin/dma_map_benchmark \S+ 0755 ')
 
+    def test_arm64_guest_is_cross_built_with_the_arm64_busybox(self):
+        if not shutil.which('aarch64-linux-gnu-gcc') or \
+                not os.path.exists('/usr/aarch64-linux-gnu/lib/libc.a'):
+            self.skipTest('no aarch64 cross compiler or libc (tools/deps installs them)')
+        self.add_layout('7.3')
+        # The cached arm64 busybox (tools/initramfs fetches it once with
+        # apt-get download): a static AArch64 stand-in here.
+        cached = os.path.join(self.cache, 'arm64', 'busybox')
+        os.makedirs(os.path.dirname(cached))
+        src = os.path.join(self.tmp, 'bb.c')
+        with open(src, 'w') as f:
+            f.write('int main(void) { return 0; }\n')
+        subprocess.run(['aarch64-linux-gnu-gcc', '-static', '-o', cached, src], check=True)
+        out = os.path.join(self.tmp, 'arm.cpio')
+        p = self.run_tool('initramfs', '--arch', 'arm64', '--tree', self.tree, '--out', out,
+                          dry=True, ok=True)
+        ccs = [l.split()[1] for l in p.stderr.splitlines() if l.startswith('+ ') and
+               ' -static ' in l]
+        self.assertTrue(ccs, p.stderr)
+        self.assertEqual(set(ccs), {'aarch64-linux-gnu-gcc'}, p.stderr)
+        # Built for real: every program is checked to be static AArch64.
+        self.run_tool('initramfs', '--arch', 'arm64', '--tree', self.tree, '--out', out, ok=True)
+        with open(out) as f:
+            self.assertIn(f'file /bin/busybox {cached} 0755', f.read())
+        # An x86 binary where the arm64 busybox should be is refused.
+        shutil.copy(shutil.which('busybox'), cached)
+        p = self.run_tool('initramfs', '--arch', 'arm64', '--tree', self.tree, '--out', out,
+                          ok=False)
+        self.assertIn('is not an executable for AArch64', p.stderr)
+        p = self.run_tool('initramfs', '--arch', 'riscv', '--tree', self.tree, dry=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--arch wants x86_64 or arm64, not 'riscv'", p.stderr)
+
     def remove_layouts(self):
         for d in ('include', 'tools'):
             shutil.rmtree(os.path.join(self.tree, d), ignore_errors=True)

@@ -39,6 +39,22 @@ def virtio(kind, domain, start, end):
     return f'virtio_iommu_{kind} domain={domain} virt_start=0x{start:x} virt_end=0x{end:x}'
 
 
+def smmu(asid, addr, tg=1, pages=1):
+    return (f'7@1700000000.000002:smmuv3_s1_range_inval vmid=0 asid={asid} addr=0x{addr:x} '
+            f'tg={tg} num_pages=0x{pages:x} ttl=3 leaf=1')
+
+
+def smmu_stream(on_buffer=0, off_mine=8, off_other=3):
+    """An SMMUv3 strict run: ASID 4 is the test device's, 2 the swap
+    disk's, which invalidates the same IOVA number in its own space."""
+    s = [mark(BEGIN['on']), smmu(2, IOVA), smmu(4, 0x5000)]
+    s += [smmu(4, IOVA, 1, 2)] * on_buffer
+    s += mark_iova(IOVA) + [mark(END['on']), smmu(4, IOVA - 0x1000, 1, 2), mark(BEGIN['off'])]
+    s += [smmu(4, IOVA)] * off_mine + [smmu(2, IOVA)] * off_other
+    s += [mark(END['off'])]
+    return s
+
+
 def vtd_stream(on_buffer=0, after_on=1, on_other=3, off_buffer=6, off_other=6):
     """A VT-d strict run: domain 2 is the test device's, 5 another one."""
     s = [vtd(2, IOVA)]                       # before the phases: not counted
@@ -160,6 +176,43 @@ class Count(unittest.TestCase):
         self.assertFalse(verdict_of(count(s))['iotlb.buffer_events_marking_on'][0])
 
 
+    def test_smmu_lines(self):
+        e = iotlb.parse_line(smmu(4, 0x12345000, 1, 2))
+        self.assertEqual((e.domain, e.start, e.end), (4, 0x12345000, 0x12346fff))
+        e = iotlb.parse_line(smmu(4, 0x10000, 3, 1))            # one 64 KiB granule
+        self.assertEqual((e.start, e.end), (0x10000, 0x1ffff))
+        e = iotlb.parse_line(smmu(-1, 0x3000, 0, 0))           # NH_VAA, no range
+        self.assertEqual((e.domain, e.start, e.end), (None, 0x3000, 0x3fff))
+        e = iotlb.parse_line('smmuv3_cmdq_tlbi_nh_asid asid=9')
+        self.assertEqual((e.domain, e.start), (9, None))
+        self.assertIsNone(iotlb.parse_line('smmuv3_cmdq_tlbi_nh ').domain)
+
+    def test_smmu_domain_is_the_asid_leading_the_off_phase(self):
+        rep = count(smmu_stream())
+        self.assertEqual(rep.problems, [])
+        self.assertEqual(rep.domain, 4)
+        self.assertIn('ASID 4: 8 of the 11', rep.how)
+        v = verdict_of(rep)
+        self.assertTrue(all(ok for ok, _ in v.values()), v)
+        # The other ASID's invalidation of the same IOVA number is not the
+        # buffer's; the device's own is.
+        self.assertEqual(rep.counts['on'].buffer_events, 0)
+        self.assertEqual(rep.counts['on'].other_domains, 1)
+        bad = count(smmu_stream(on_buffer=2))
+        self.assertEqual(bad.counts['on'].buffer_events, 2)
+        self.assertFalse(verdict_of(bad)['iotlb.buffer_events_marking_on'][0])
+        # An NH_VAA (every ASID) on the buffer counts as the device's too.
+        s = smmu_stream()
+        s.insert(s.index(mark(END['on'])) - 2, smmu(-1, IOVA, 0, 0))
+        self.assertFalse(verdict_of(count(s))['iotlb.buffer_events_marking_on'][0])
+
+    def test_smmu_without_a_leading_asid_fails(self):
+        rep = count(smmu_stream(off_mine=3, off_other=3))
+        self.assertIsNone(rep.domain)
+        self.assertFalse(any(ok for ok, _ in verdict_of(rep).values()))
+        self.assertIn('SMMUv3 ASID', ' '.join(rep.problems))
+
+
 class Files(unittest.TestCase):
     def run_dir(self, stream, requests=(10, 10)):
         d = tempfile.mkdtemp(prefix='sgr-iotlb.')
@@ -211,7 +264,7 @@ def recorded(case):
 
 class Recorded(unittest.TestCase):
     def test_recorded_runs_pass_and_count_events(self):
-        for case in ('pass', 'virtio'):
+        for case in ('pass', 'virtio', 'smmuv3'):
             with self.subTest(case=case):
                 d = recorded(case)
                 self.addCleanup(shutil.rmtree, d)
@@ -222,8 +275,24 @@ class Recorded(unittest.TestCase):
                 self.assertGreater(rep.counts['on'].requests, 0)
                 self.assertTrue(rep.iovas)
 
+    def test_recorded_smmuv3_run_names_its_asid(self):
+        d = recorded('smmuv3')
+        self.addCleanup(shutil.rmtree, d)
+        rep = iotlb.analyse(d)
+        self.assertIsNotNone(rep.domain)
+        self.assertIn(f'ASID {rep.domain}:', rep.how)
+        # Strict SMMUv3: every plain unmap invalidates, so with the marking
+        # off the buffer is invalidated, with it on never.
+        self.assertGreater(rep.counts['off'].buffer_events, 0)
+        self.assertEqual(rep.counts['on'].buffer_events, 0)
+
     def test_recorded_run_with_an_event_moved_into_the_on_phase_fails(self):
-        d = recorded('pass')
+        for case, event in (('pass', vtd), ('smmuv3', lambda dom, iova: smmu(dom, iova))):
+            with self.subTest(case=case):
+                self.moved_event_fails(case, event)
+
+    def moved_event_fails(self, case, event):
+        d = recorded(case)
         self.addCleanup(shutil.rmtree, d)
         rep = iotlb.analyse(d)
         path = os.path.join(d, 'qemu-trace.log')
@@ -233,7 +302,7 @@ class Recorded(unittest.TestCase):
                       if isinstance(iotlb.parse_line(l), iotlb.Marker)
                       and iotlb.parse_line(l).tag == iotlb.TAG_END
                       and iotlb.parse_line(l).payload == 1)
-        lines.insert(end_on, vtd(rep.domain, rep.iovas[0]))
+        lines.insert(end_on, event(rep.domain, rep.iovas[0]))
         with open(path, 'w') as f:
             f.write('\n'.join(lines) + '\n')
         self.assertFalse(verdict_of(iotlb.analyse(d))['iotlb.buffer_events_marking_on'][0])

@@ -38,8 +38,8 @@ class Plans(ToolTest):
         tools = [tool_of(c) for c in cmds]
         # The stages, in order.
         order = ['deps', 'base-tree', 'run.py', 'apply', 'checkpatch.pl', 'build', 'shellcheck',
-                 'kernel-doc', 'make', 'make', 'build', 'make', 'initramfs', 'vm', 'build', 'vm',
-                 'results.py']
+                 'kernel-doc', 'make', 'make', 'build', 'make', 'initramfs', 'initramfs', 'vm',
+                 'build', 'vm', 'results.py']
         pos = 0
         for want in order:
             self.assertIn(want, tools[pos:], f'{want} after {tools[:pos]}')
@@ -62,6 +62,15 @@ class Plans(ToolTest):
             self.assertEqual(c[c.index('--trace') + 1], 'auto' if traced else 'none', m)
             self.assertEqual('iotlb' in c[c.index('--tests') + 1], traced, m)
         self.assertIn('vtd-strict-option-off', boots[-1])
+        # The arm64 rows boot the arm64 test kernel of the cross stage with
+        # the arm64 initramfs; the others the x86 one.
+        for c in boots[:-1]:
+            m = modes.load()[c[c.index('--mode') + 1]]
+            kernel, initrd = c[c.index('--kernel') + 1], c[c.index('--initramfs') + 1]
+            arm = m.arch == 'arm64'
+            self.assertEqual(kernel.endswith('arm64-test/arch/arm64/boot/Image'), arm, kernel)
+            self.assertEqual(initrd.endswith('initramfs-arm64.cpio'), arm, initrd)
+        self.assertIn('smmuv3-strict', check_modes)
         # Nothing was built or booted: no kernel image, no QEMU.
         self.assertNotIn('qemu-system-x86_64', ' '.join(' '.join(c) for c in cmds))
         self.assertFalse(os.path.exists(os.path.join(self.cache, 'build')))
@@ -74,10 +83,33 @@ class Plans(ToolTest):
         self.assertEqual(p.returncode, 2)
         self.assertIn("unknown mode 'nope'", p.stderr)
 
+    def test_demo_of_arm64_modes_only(self):
+        cmds, _ = self.dry('demo', '--modes', 'smmuv3-strict,arm64-noiommu')
+        builds = [c for c in cmds if tool_of(c) == 'build']
+        self.assertEqual(len(builds), 1)
+        self.assertIn('arm64', builds[0])
+        self.assertEqual([c for c in cmds if tool_of(c) == 'initramfs' and '--arch' not in c], [])
+        boots = [c for c in cmds if tool_of(c) == 'vm']
+        self.assertEqual([c[c.index('--mode') + 1] for c in boots],
+                         ['smmuv3-strict', 'smmuv3-strict', 'arm64-noiommu', 'arm64-noiommu'])
+        self.assertFalse([c for c in boots if '--gdb-run' in c])
+        self.assertFalse([c for c in boots if 'tsc=reliable' in ' '.join(c)])
+        p = self.run_tool('demo', '--modes', 'smmuv3-strict', '--steps', 'smmuv3-strict', dry=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn('x86_64 registers', p.stderr)
+
     def test_demo_prints_every_stage(self):
         cmds, _ = self.dry('demo')
         tools = [tool_of(c) for c in cmds]
-        self.assertEqual(tools[:5], ['deps', 'base-tree', 'apply', 'build', 'initramfs'])
+        # The x86 benchmark kernel, then (the demo set has arm64 modes) the
+        # arm64 one, then an initramfs for each.
+        self.assertEqual(tools[:7], ['deps', 'base-tree', 'apply', 'build', 'build',
+                                     'initramfs', 'initramfs'])
+        arm = cmds[4]
+        self.assertIn('--arch', arm)
+        self.assertEqual(arm[arm.index('--arch') + 1], 'arm64')
+        self.assertIn('tests/kernel-config-arm64', ' '.join(arm))
+        self.assertIn('arm64', cmds[6])
         self.assertEqual(tools[-1], 'report.py')
         boots = [c for c in cmds if tool_of(c) == 'vm']
         demo = modes.names(modes.load(), ['demo'])
@@ -92,6 +124,15 @@ class Plans(ToolTest):
         self.assertEqual(len(boots), 2 * len(demo) + 2)
         for c in counted + stepped:
             self.assertIn('/icount/' if c in counted else '/steps/', c[c.index('--out') + 1])
+        for c in timed + counted:
+            m = modes.load()[c[c.index('--mode') + 1]]
+            kernel, initrd = c[c.index('--kernel') + 1], c[c.index('--initramfs') + 1]
+            if m.arch == 'arm64':
+                self.assertTrue(kernel.endswith('arm64-bench/arch/arm64/boot/Image'), kernel)
+                self.assertTrue(initrd.endswith('initramfs-arm64.cpio'), initrd)
+            else:
+                self.assertTrue(kernel.endswith('x86_64-bench/arch/x86/boot/bzImage'), kernel)
+                self.assertTrue(initrd.endswith('/initramfs.cpio'), initrd)
         for c in stepped:
             self.assertIn('steps.py', c[c.index('--gdb-run') + 1])
             self.assertIn('proof,steps', c[c.index('--tests') + 1])
@@ -106,7 +147,7 @@ class Matrix(unittest.TestCase):
         self.addCleanup(os.remove, f.name)
         return f.name
 
-    ROW = 'm1 | check,trace | intel-iommu | - | DMA | x\n@intel-iommu | vtd_inv_desc_iotlb_*\n'
+    ROW = 'm1 | x86_64 | check,trace | intel-iommu | - | DMA | x\n@intel-iommu | vtd_inv_desc_iotlb_*\n'
 
     def test_the_project_table_loads(self):
         m = modes.load()
@@ -115,16 +156,30 @@ class Matrix(unittest.TestCase):
         self.assertTrue(m['vtd-lazy'].translates and not m['vtd-lazy'].strict)
         self.assertFalse(m['passthrough'].translates)
         self.assertIn('vtd_inv_desc_iotlb_*', m['vtd-strict'].trace_events)
+        # The arm64 rows: the SMMUv3 as the virt machine's option, its own floor.
+        self.assertEqual(m['smmuv3-strict'].arch, 'arm64')
+        self.assertEqual(m['smmuv3-strict'].device, 'smmuv3')
+        self.assertTrue(m['smmuv3-strict'].traced and 'check' in m['smmuv3-strict'].sets)
+        self.assertIn('smmuv3_s1_range_inval', m['smmuv3-strict'].trace_events)
+        self.assertEqual(modes.floor_mode(m, 'arm64'), 'arm64-noiommu')
+        self.assertEqual({x.arch for x in m.values() if 'intel' in (x.qemu or '')}, {'x86_64'})
 
     def test_bad_tables_are_refused(self):
         bad = {
-            'm1 | check | - | - | DMA\n': '6 non-empty fields',
-            'm1 | chek | - | - | DMA | x\n': 'unknown set',
-            'm1 | check | - | - | DMAFQ | x\n': 'unknown type',
-            'm1 | check | - | - | DMA | (\n': 'bad proof regex',
-            'm1 | check | - | - | DMA | x\nm1 | demo | - | - | DMA | x\n': 'listed twice',
-            'm1 | check,trace | virtio-iommu-pci | - | DMA | x\n': 'no @virtio-iommu-pci events',
-            'm1 | check,trace | intel-iommu | - | DMA-FQ | x\n@intel-iommu | e\n': 'not strict',
+            'm1 | x86_64 | check | - | - | DMA\n': '7 non-empty fields',
+            'm1 | x86_64 | chek | - | - | DMA | x\n': 'unknown set',
+            'm1 | x86_64 | check | - | - | DMAFQ | x\n': 'unknown type',
+            'm1 | x86_64 | check | - | - | DMA | (\n': 'bad proof regex',
+            'm1 | x86_64 | check | - | - | DMA | x\nm1 | x86_64 | demo | - | - | DMA | x\n':
+                'listed twice',
+            'm1 | x86_64 | check,trace | virtio-iommu-pci | - | DMA | x\n':
+                'no @virtio-iommu-pci events',
+            'm1 | x86_64 | check,trace | intel-iommu | - | DMA-FQ | x\n@intel-iommu | e\n':
+                'not strict',
+            'm1 | riscv | check | - | - | none | x\n': 'unknown arch',
+            'm1 | arm64 | check | smmuv3 | - | DMA | x\n': 'virt machine option',
+            'm1 | arm64 | floor | - | - | none | x\nm2 | arm64 | floor | - | - | none | x\n':
+                'more than one arm64 floor',
         }
         for text, why in bad.items():
             with self.subTest(why=why):
@@ -139,6 +194,7 @@ class Matrix(unittest.TestCase):
         self.assertEqual(run('list', '--set', 'trace').stdout, 'm1\n')
         self.assertEqual(run('get', 'm1', 'strict').stdout, '1\n')
         self.assertEqual(run('has', 'm1', 'demo').returncode, 1)
+        self.assertEqual(run('get', 'm1', 'arch').stdout, 'x86_64\n')
         p = run('get', 'nope', 'type')
         self.assertEqual(p.returncode, 2)
         self.assertIn("unknown mode 'nope'", p.stderr)

@@ -111,7 +111,7 @@ class Report(unittest.TestCase):
         out = p.stdout
         self.assertIn('== guest instructions under -icount: 8 KiB per map', out)
         # hit: 270 against the floor's 300: 0.9, met.
-        self.assertIn('vtd-strict: reuse / floor, instructions (icount) = 0.900 '
+        self.assertIn('vtd-strict: reuse / floor (noiommu), instructions (icount) = 0.900 '
                       '(target <= 1): met', out)
         # unmarked: 303 of 300 = 1.01, met; 14400 of 14200 = 1.014, met.
         self.assertIn('noiommu: unmarked list through the reuse calls / plain = 1.010 '

@@ -99,6 +99,17 @@ class RecordedBoots(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertEqual(res.seen, res.expected)
 
+    def test_recorded_arm64_smmuv3_boot_passes(self):
+        # The arm64 guest: PL011 console, the guest's KTAP from the virtio
+        # console, the SMMUv3's invalidations in the trace.
+        p, res = run_mode(self.copy('smmuv3'), 'smmuv3')
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(res.seen, res.expected)
+        names = [c.name for c in res.cases if c.status == results.Status.PASS]
+        self.assertIn('guest.iommu_mode_proof', names)
+        self.assertIn('iotlb.buffer_events_marking_on', names)
+        self.assertIn('kunit.dma_reuse_cache_iommu.dma_reuse_test_iommu_read_only', names)
+
     def test_each_spoiled_copy_fails_for_its_own_reason(self):
         for sp in spoil.SPOILS:
             with self.subTest(spoil=sp.name):

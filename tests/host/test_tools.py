@@ -598,7 +598,8 @@ class Vm(ToolTest):
         p = self.run_tool('vm', '--mode', mode, '--kernel', self.kernel, '--initramfs',
                           self.initrd, '--out', os.path.join(self.tmp, 'run'), *extra,
                           dry=True, ok=True)
-        cmd = [c for c in commands(p.stderr) if 'qemu-system-x86_64' in c]
+        cmd = [c for c in commands(p.stderr)
+               if 'qemu-system-x86_64' in c or 'qemu-system-aarch64' in c]
         self.assertEqual(len(cmd), 1, p.stdout + p.stderr)
         return cmd[0], p
 
@@ -639,7 +640,43 @@ class Vm(ToolTest):
     def test_check_set_is_the_issue_matrix(self):
         p = self.run_tool('vm', '--list', 'check', ok=True)
         self.assertEqual(p.stdout.split(), ['vtd-lazy', 'vtd-strict', 'vtd-strict-cm',
-                                            'virtio-iommu', 'passthrough', 'noiommu', 'swiotlb'])
+                                            'virtio-iommu', 'passthrough', 'noiommu', 'swiotlb',
+                                            'smmuv3-strict', 'smmuv3-lazy'])
+
+    def test_arm64_modes_boot_the_virt_machine_with_the_smmuv3(self):
+        expect = {'smmuv3-strict': ('iommu=smmuv3', 'iommu.strict=1'),
+                  'smmuv3-lazy': ('iommu=smmuv3', 'iommu.strict=0'),
+                  'smmuv3-passthrough': ('iommu=smmuv3', 'iommu.passthrough=1'),
+                  'arm64-noiommu': (None, None)}
+        for mode, (opt, arg) in expect.items():
+            with self.subTest(mode=mode):
+                cmd, _ = self.qemu(mode)
+                self.assertIn('qemu-system-aarch64', cmd)
+                machine = cmd[cmd.index('-machine') + 1].split(',')
+                self.assertEqual(machine[0], 'virt')
+                self.assertIn('accel=tcg', machine)
+                self.assertEqual(opt in machine, opt is not None)
+                self.assertFalse([o for o in machine if o.startswith('iommu=')] and opt is None)
+                devices = [cmd[i + 1] for i, a in enumerate(cmd) if a == '-device']
+                # No -device IOMMU: the SMMUv3 is the machine's.
+                self.assertFalse([d for d in devices if 'smmu' in d or 'intel-iommu' in d])
+                self.assertIn('edu,addr=10.0', devices)
+                self.assertIn('pci-testdev,addr=11.0', devices)
+                self.assertIn('virtconsole,chardev=sgrktap', devices)
+                self.assertTrue(any('guest.ktap' in c for c in cmd))
+                append = self.append_of(cmd)
+                self.assertIn('console=ttyAMA0', append)
+                self.assertIn('sgr.ktap_tty=hvc0', append)
+                self.assertIn(f'sgr.mode={mode}', append)
+                if arg:
+                    self.assertIn(arg, append)
+        # What an x86 host cannot do for an arm64 guest is refused.
+        for extra, why in ((('--accel', 'kvm'), 'TCG only'),
+                           (('--gdb-run', 'true'), 'x86_64 registers')):
+            p = self.run_tool('vm', '--mode', 'smmuv3-strict', '--kernel', self.kernel,
+                              '--initramfs', self.initrd, *extra, dry=True)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(why, p.stderr)
 
     def test_timeout_and_tests_reach_the_command_line(self):
         cmd, _ = self.qemu('noiommu', '--timeout', '42', '--tests', 'proof,dmesg')
