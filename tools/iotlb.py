@@ -256,8 +256,7 @@ def count(lines, requests: Dict[str, int]) -> Report:
             problems.append(f'phase {p}: the guest reported no request count')
     domain = domain_at.get('on')
     how = ''
-    smmu = [e for _, e in pending if e.name in SMMU_EVENTS]
-    if domain is None and smmu:
+    if domain is None and any(e.name in SMMU_EVENTS for _, e in pending):
         domain, how = smmu_domain(pending)
     if domain is None:
         problems.append("the test device's domain is unknown (no VT-d domain marker, "

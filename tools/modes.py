@@ -28,7 +28,7 @@ from typing import Dict, List, Optional
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TABLE = os.path.join(REPO, 'tests', 'iommu-modes')
 
-SETS = ('check', 'stress', 'demo', 'trace', 'floor')
+SETS = ('check', 'demo', 'trace', 'floor')
 ARCHES = ('x86_64', 'arm64')
 TYPES = ('DMA', 'DMA-FQ', 'identity', 'none')
 # The guest writes its phase markers into PCI configuration space of a
