@@ -128,6 +128,132 @@ apt_install() {
 		|| die "apt-get install $* failed"
 }
 
+# debian_archive: the machine's Debian archive (the one apt's sources name
+# for the main suites), else SGR_DEBIAN_MIRROR, which also overrides it.
+debian_archive() {
+	local uri
+	if [ -n "${SGR_DEBIAN_MIRROR:-}" ]; then
+		echo "${SGR_DEBIAN_MIRROR%/}"
+		return
+	fi
+	# shellcheck disable=SC2016 # $(...) are apt's own format fields
+	uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null | sort -u |
+		awk '$1 ~ /\/debian\/?$/ && $2 !~ /security/ {print $1; exit}')
+	[ -n "$uri" ] || die "apt's sources name no Debian archive; set SGR_DEBIAN_MIRROR (e.g. http://deb.debian.org/debian)"
+	echo "${uri%/}"
+}
+
+# debian_download MIRROR SUITE ARCH DESTDIR PKG[=VERSION]...: download the
+# packages' .debs into DESTDIR with apt's own client and a private sources
+# list, package lists and cache under $SGR_CACHE/apt/SUITE-ARCH, and no
+# dpkg status: the system's apt sources and dpkg database are not touched
+# and nothing is installed.  Returns non-zero when a package cannot be
+# downloaded (the caller says what to do about it).
+debian_download() {
+	local mirror=$1 suite=$2 arch=$3 dest=$4 apt keyring opts
+	shift 4
+	apt=$SGR_CACHE/apt/$suite-$arch
+	need_cmd apt-get apt
+	keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+	[ -f "$keyring" ] || apt_install debian-archive-keyring
+	mkdir -p "$apt/lists/partial" "$apt/cache" "$dest"
+	printf 'deb [arch=%s signed-by=%s] %s %s main\n' "$arch" "$keyring" "${mirror%/}" "$suite" \
+		>"$apt/sources.list"
+	opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+	      -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache"
+	      -o Dir::State::status=/dev/null -o APT::Architecture="$arch"
+	      -o APT::Architectures::="$arch" -o APT::Sandbox::User="$(id -un)")
+	log "fetching the package lists of $suite ($arch) from $mirror (private sources list $apt/sources.list)"
+	run apt-get -qq "${opts[@]}" update >&2 ||
+		die "apt-get update of $suite ($arch) at $mirror failed (network? SGR_DEBIAN_MIRROR?)"
+	log "downloading $* ($arch) from $suite"
+	(cd "$dest" && run apt-get -qq "${opts[@]}" download "$@" >&2)
+}
+
+# series_prefix: the subject prefix of the stack's mails, without the
+# brackets and the numbers: "RFC PATCH v2", "RFC PATCH 6.12 v2" (pin.sh).
+series_prefix() {
+	if [ "$STACK" = "$SGR_STACK_DEFAULT" ]; then
+		echo "$SGR_PREFIX v$SGR_REVISION"
+	else
+		echo "$SGR_PREFIX $STACK v$SGR_REVISION"
+	fi
+}
+
+# b4_setup: B4, the command of the pinned b4 (tools/pin.sh: Debian's
+# package of SGR_B4_SUITE, unpacked into $SGR_CACHE/b4, run by Debian's
+# python3 with the dependencies installed from the machine's own suite).
+b4_setup() {
+	local dir=$SGR_CACHE/b4/$SGR_B4_VERSION deb pkgs=() p
+	for p in python3-dkim python3-dnspython python3-requests python3-patatt git-filter-repo; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || pkgs+=("$p")
+	done
+	[ ${#pkgs[@]} = 0 ] || apt_install "${pkgs[@]}"
+	if [ ! -f "$dir/usr/lib/python3/dist-packages/b4/__init__.py" ]; then
+		rm -rf "$dir" "$SGR_CACHE/b4/debs"
+		debian_download "$(debian_archive)" "$SGR_B4_SUITE" "$(dpkg --print-architecture)" \
+			"$SGR_CACHE/b4/debs" "b4=$SGR_B4_VERSION" ||
+			die "cannot download b4=$SGR_B4_VERSION from $SGR_B4_SUITE; move the pin in tools/pin.sh"
+		deb=$(find "$SGR_CACHE/b4/debs" -maxdepth 1 -name 'b4_*_all.deb' | head -n1)
+		[ -n "$deb" ] || die "apt-get download left no b4 .deb in $SGR_CACHE/b4/debs"
+		mkdir -p "$dir"
+		dpkg-deb -x "$deb" "$dir" || die "cannot unpack $deb"
+	fi
+	B4=(env "PYTHONPATH=$dir/usr/lib/python3/dist-packages" /usr/bin/python3 -c
+	    'import sys; sys.argv[0] = "b4"; from b4.command import cmd; sys.exit(cmd())')
+}
+
+# patch_notes MBOX: the notes of a git format-patch mbox, the lines between
+# the "---" after the commit message and the "---" before the diffstat
+# (what the series says below the sign-off: changes since v1, against
+# 6.12).  git am leaves them out of the commit; empty when there are none.
+patch_notes() {
+	awk '
+		!body { if ($0 == "") body = 1; next }
+		/^diff --git / { exit }
+		seen { l[++m] = $0; if ($0 == "---") last = m; next }
+		$0 == "---" { seen = 1 }
+		END { for (i = 1; i < last; i++) print l[i] }
+	' "$1"
+}
+
+# keep_notes DIR MBOX IDENT...: put MBOX's notes back under the message of
+# DIR's HEAD, the commit git am made of it, so that an export of the work
+# tree writes the same mbox again.
+keep_notes() {
+	local dir=$1 mbox=$2 notes msg
+	shift 2
+	notes=$(patch_notes "$mbox")
+	[ -n "$notes" ] || return 0
+	msg=$(git -C "$dir" log -1 --format=%B HEAD) || return 1
+	printf '%s\n---\n%s\n' "$msg" "$notes" |
+		run git "$@" -C "$dir" commit -q --amend --no-verify --allow-empty \
+			--cleanup=verbatim -F -
+}
+
+# am_series DIR: git am every patch of series in DIR, stopping at the first
+# one that does not apply; each commit keeps its patch's notes.
+am_series() {
+	local dir=$1 p n=0 total ident=()
+	total=$(series_patches | wc -l)
+	if [ -z "$(git -C "$dir" config user.email || true)" ]; then
+		ident=(-c user.name="sg-reuse tools" -c user.email="sg-reuse@localhost")
+	fi
+	for p in $(series_patches); do
+		n=$((n + 1))
+		log "applying [$n/$total] $p"
+		# git am's stdout only tells how to continue by hand: this aborts.
+		if ! run git "${ident[@]}" -C "$dir" am --no-3way --quiet "$STACK_PATCHES/$p" >/dev/null; then
+			git -C "$dir" am --abort >/dev/null 2>&1 || true
+			die "patch $n/$total $p does not apply to $(git -C "$dir" describe --always --tags HEAD) (no fuzz, no 3-way); rebase it in the work tree and re-export"
+		fi
+		[ "$DRY_RUN" = 1 ] && continue
+		keep_notes "$dir" "$STACK_PATCHES/$p" "${ident[@]}" ||
+			die "patch $n/$total $p applied, but its notes could not be kept in the commit"
+	done
+	log "applied $n patch(es)"
+}
+
 # is_git_tree DIR: DIR is the top of a git work tree.
 is_git_tree() {
 	[ "$(git -C "$1" rev-parse --show-toplevel 2>/dev/null)" = "$(cd "$1" && pwd -P)" ]

@@ -19,3 +19,21 @@ SGR_STACKS='
 # The stack of the current kernel: what reviewers apply, and what every tool
 # works on unless told otherwise.
 SGR_STACK_DEFAULT=7.3
+
+# The series as it is mailed: its revision, its subject prefix (the
+# 6.12 backport adds its stack name: "[RFC PATCH 6.12 v2 n/N]"), and the
+# change-id that b4 keeps across revisions.  A new revision moves
+# SGR_REVISION, then every stack is re-exported (tools/export) and the
+# cover letter regenerated (tools/cover).
+SGR_REVISION=2
+SGR_PREFIX='RFC PATCH'
+SGR_CHANGE_ID=20261121-dma-reuse-cache-5c1e0a
+SGR_SERIES_NAME=dma-reuse-cache
+
+# The b4 that tools/b4-prep and make check run: b4 prep --check needs b4
+# 0.13 or later and bookworm has 0.12, so this is Debian's b4 from the
+# suite below, downloaded with a private sources list and unpacked into the
+# cache (nothing installed); it runs on Debian's python3 with the
+# dependencies of bookworm's b4 package, which are the same.
+SGR_B4_VERSION=0.14.2-2
+SGR_B4_SUITE=trixie
