@@ -180,6 +180,31 @@ series_prefix() {
 	fi
 }
 
+# series_format_patch TREE BASE BRANCH DIR [OPTION...]: git format-patch of
+# BASE..BRANCH of TREE into DIR in the form of the mails: the revision's
+# subject prefix, no commit ids (nothing churns when commits are rebuilt),
+# base-commit: BASE, no signature.  tools/export (patches/), tools/mails
+# (with --cover-letter) and tools/cover (its shortlog and diffstat) all
+# call this one.
+series_format_patch() {
+	local tree=$1 base=$2 branch=$3 dir=$4
+	shift 4
+	run git -C "$tree" format-patch -q --numbered --no-signature --zero-commit \
+		--subject-prefix="$(series_prefix)" --base="$base" \
+		--output-directory "$dir" "$@" "$base..$branch"
+}
+
+# stack_letter: the stack's cover letter (tools/cover writes it): the
+# top-level cover-letter.txt for the current kernel, cover-letter.txt in a
+# backport's patch directory.
+stack_letter() {
+	if [ "$STACK" = "$SGR_STACK_DEFAULT" ]; then
+		echo "$REPO_DIR/cover-letter.txt"
+	else
+		echo "$STACK_PATCHES/cover-letter.txt"
+	fi
+}
+
 # b4_setup: B4, the command of the pinned b4 (tools/pin.sh: Debian's
 # package of SGR_B4_SUITE, unpacked into $SGR_CACHE/b4, run by Debian's
 # python3 with the dependencies installed from the machine's own suite).
@@ -199,6 +224,7 @@ b4_setup() {
 		mkdir -p "$dir"
 		dpkg-deb -x "$deb" "$dir" || die "cannot unpack $deb"
 	fi
+	# shellcheck disable=SC2034 # B4 is the caller's
 	B4=(env "PYTHONPATH=$dir/usr/lib/python3/dist-packages" /usr/bin/python3 -c
 	    'import sys; sys.argv[0] = "b4"; from b4.command import cmd; sys.exit(cmd())')
 }

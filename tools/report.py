@@ -11,7 +11,7 @@ QEMU command line (qemu-cmdline) and boot-info; steps/<mode>/steps.json of
 tools/steps.py; and setup.txt written by tools/demo.  Prints the report
 and writes, next to it in RUN_DIR: report.txt, results.csv and
 results-icount.csv (one row per benchmark run), hist.csv (every histogram
-bucket), zswap.csv and zswap-icount.csv, results.json (all of it),
+bucket), zswap.csv and zswap-icount.csv, iotlb.csv (the traced boots), results.json (all of it),
 ratios.png (each method's cost relative to plain, per mode, wall time and
 instructions side by side) and hist-<mode>.png (gnuplot, if installed).
 
@@ -739,6 +739,29 @@ def write_keyed_csv(path: str, boots: Dict, part: str) -> None:
                 w.writerow([m] + [r.get(k, '') for k in keys])
 
 
+def write_iotlb_csv(run: str, modes: List[str]) -> None:
+    """iotlb.csv: the traced boots' IOMMU work per zswap request, a row
+    per mode and phase (what the iotlb table prints)."""
+    with open(os.path.join(run, 'iotlb.csv'), 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['iommu_mode', 'phase', 'requests', 'events', 'per_request',
+                    'buffer_events', 'after_on_buffer_events'])
+        for m in modes:
+            try:
+                with open(os.path.join(run, 'boot', m, 'result.json')) as r:
+                    met = json.load(r).get('metrics', {})
+            except (OSError, ValueError):
+                continue
+            if 'iotlb_requests_on' not in met:
+                continue
+            for ph in ('on', 'off'):
+                w.writerow([m, ph, met.get('iotlb_requests_' + ph, ''),
+                            met.get('iotlb_events_' + ph, ''),
+                            met.get('iotlb_events_per_request_' + ph, ''),
+                            met.get('iotlb_buffer_events_' + ph, ''),
+                            met.get('iotlb_after_on_buffer_events', '')])
+
+
 def write_raw(run: str, tcg: Dict, ic: Dict) -> None:
     write_keyed_csv(os.path.join(run, 'results.csv'), tcg, 'runs')
     write_keyed_csv(os.path.join(run, 'results-icount.csv'), ic, 'runs')
@@ -751,6 +774,7 @@ def write_raw(run: str, tcg: Dict, ic: Dict) -> None:
             for h in b['hists']:
                 w.writerow([m, h['method'], h['granule'], h['threads'], h['side'],
                             h['lo'], h['hi'], h['count']])
+    write_iotlb_csv(run, list(tcg))
     with open(os.path.join(run, 'results.json'), 'w') as f:
         json.dump({'setup': read(os.path.join(run, 'setup.txt')),
                    'modes': {m: dict(b, qemu=read(os.path.join(run, 'boot', m, 'qemu-cmdline')))

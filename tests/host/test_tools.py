@@ -381,8 +381,27 @@ class Export(ToolTest):
         files = sorted(os.listdir(os.path.join(self.repo, 'patches')))
         self.assertEqual(files, ['0001-hello-return-two.patch', '0002-hello-return-three.patch'])
         first = open(os.path.join(self.repo, 'patches', files[0])).read()
-        self.assertTrue(first.startswith('From '))
-        self.assertIn('Subject: [PATCH 1/2] hello: return two', first)
+        # The mails' form: the revision's prefix (tools/pin.sh), a zero
+        # commit id, the base named in the first patch.
+        self.assertTrue(first.startswith('From 0000000000000000000000000000000000000000 '))
+        self.assertIn('Subject: [RFC PATCH v2 1/2] hello: return two', first)
+        base = git(self.tree, 'rev-parse', 'base').strip()
+        self.assertIn(f'\nbase-commit: {base}\n', first)
+        # A second export of the same commits changes no byte, and --check
+        # says so; a changed patch file is caught by --check.
+        before = {f: open(os.path.join(self.repo, 'patches', f)).read() for f in files}
+        self.run_tool('export', '--tree', self.tree, '--base', 'base', '--branch', 'dev', ok=True)
+        self.assertEqual(before, {f: open(os.path.join(self.repo, 'patches', f)).read()
+                                  for f in files})
+        self.run_tool('export', '--check', '--tree', self.tree, '--base', 'base', '--branch',
+                      'dev', ok=True)
+        with open(os.path.join(self.repo, 'patches', files[1]), 'a') as f:
+            f.write('\n')
+        r = self.run_tool('export', '--check', '--tree', self.tree, '--base', 'base',
+                          '--branch', 'dev')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('would change patches/', r.stderr)
+        self.run_tool('export', '--tree', self.tree, '--base', 'base', '--branch', 'dev', ok=True)
         series = open(os.path.join(self.repo, 'series')).read()
         self.assertEqual(series, '# header\n\n# group one\n0001-hello-return-two.patch\n'
                          '\n# group two\n0002-hello-return-three.patch\n# end\n')
