@@ -400,6 +400,8 @@ def write_mails(letter: str, tree: str, mails: List[str]) -> List[Dict]:
         hl[n + 1:n + 1] = fold('To', r['to']) + fold('Cc', r['cc'])
         with open(path, 'w') as f:
             f.write('\n'.join(hl) + '\n\n' + body)
+        if not r['diff']:
+            r['subject'] = lheads['Subject']
     return rs
 
 
