@@ -183,13 +183,16 @@ series_prefix() {
 # series_format_patch TREE BASE BRANCH DIR [OPTION...]: git format-patch of
 # BASE..BRANCH of TREE into DIR in the form of the mails: the revision's
 # subject prefix, no commit ids (nothing churns when commits are rebuilt),
-# base-commit: BASE, no signature.  tools/export (patches/), tools/mails
-# (with --cover-letter) and tools/cover (its shortlog and diffstat) all
-# call this one.
+# base-commit: BASE, no signature, blob ids of 12 digits in the index
+# lines (git's own choice grows with the repository's object count, loose
+# objects included, so two machines' exports of the same commits would
+# differ; core.abbrev of the user's config is overridden the same way).
+# tools/export (patches/), tools/mails (with --cover-letter) and
+# tools/cover (its shortlog and diffstat) all call this one.
 series_format_patch() {
 	local tree=$1 base=$2 branch=$3 dir=$4
 	shift 4
-	run git -C "$tree" format-patch -q --numbered --no-signature --zero-commit \
+	run git -C "$tree" format-patch -q --numbered --no-signature --zero-commit --abbrev=12 \
 		--subject-prefix="$(series_prefix)" --base="$base" \
 		--output-directory "$dir" "$@" "$base..$branch"
 }
@@ -281,8 +284,11 @@ am_series() {
 }
 
 # is_git_tree DIR: DIR is the top of a git work tree.
+# A missing DIR is not one (both sides would be empty).
 is_git_tree() {
-	[ "$(git -C "$1" rev-parse --show-toplevel 2>/dev/null)" = "$(cd "$1" && pwd -P)" ]
+	local top
+	top=$(git -C "$1" rev-parse --show-toplevel 2>/dev/null) || return 1
+	[ "$top" = "$(cd "$1" && pwd -P)" ]
 }
 
 # require_kernel_tree DIR: a kernel source tree under git, with no local changes.

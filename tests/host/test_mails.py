@@ -153,6 +153,18 @@ class MailsTest(unittest.TestCase):
         with self.assertRaisesRegex(mails.Error, 'not git\'s'):
             mails.write_mails(stale, self.tree, self.mails)
 
+    def test_tools_refuse_a_tree_that_is_not_there(self):
+        # Before tools/apply has run (a fresh machine), each says so.
+        missing = os.path.join(self.tmp, 'no-such-tree')
+        for tool in ('cover', 'mails', 'recipients'):
+            with self.subTest(tool=tool):
+                p = subprocess.run([os.path.join(TOOLS, tool), '--tree', missing],
+                                   capture_output=True, text=True, check=False)
+                self.assertNotEqual(p.returncode, 0)
+                self.assertIn(missing, p.stderr)
+                self.assertIn('run tools/apply', p.stderr)
+                self.assertNotIn('fatal:', p.stderr)
+
     def test_recipients_tool_prints_json(self):
         p = subprocess.run([os.path.join(TOOLS, 'mails.py'), 'recipients', '--tree', self.tree,
                             '--json'] + self.mails, capture_output=True, text=True, check=False)

@@ -387,6 +387,15 @@ class Export(ToolTest):
         self.assertIn('Subject: [RFC PATCH v2 1/2] hello: return two', first)
         base = git(self.tree, 'rev-parse', 'base').strip()
         self.assertIn(f'\nbase-commit: {base}\n', first)
+        # Blob ids of a fixed length, whatever the repository's size or the
+        # user's core.abbrev: git's default grows with the object count.
+        index = re.findall(r'^index ([0-9a-f]+)\.\.([0-9a-f]+) ', first, re.M)
+        self.assertTrue(index)
+        self.assertEqual({len(x) for pair in index for x in pair}, {12})
+        git(self.tree, 'config', 'core.abbrev', '7')
+        self.run_tool('export', '--check', '--tree', self.tree, '--base', 'base', '--branch',
+                      'dev', ok=True)
+        git(self.tree, 'config', '--unset', 'core.abbrev')
         # A second export of the same commits changes no byte, and --check
         # says so; a changed patch file is caught by --check.
         before = {f: open(os.path.join(self.repo, 'patches', f)).read() for f in files}
