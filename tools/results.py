@@ -13,6 +13,11 @@
   results.py summary DIR...
       Add up result.json files and host-side check files (*.ktap) found in
       the directories and end with one line 'N passed, N failed'.
+
+  results.py gates [--markdown] DIR
+      The gates of each patch in a run of make check (checkpatch, b4 prep
+      --check, the build after it, git am, quilt), one table per stack; the
+      summary prints the same tables.
 """
 import argparse
 import enum
@@ -484,6 +489,123 @@ def run_expectations(dirs: List[str]) -> Dict:
     return {}
 
 
+# ------------------------------------------------------------ gates per patch
+# The gates a patch passes before it is mailed, one row per patch: the
+# documents of tools/check's stages (checkpatch.ktap, mails.ktap, build.ktap,
+# per stack: the backports' are under stack-<name>/) and the logs of the two
+# that apply the series as a whole (git am: am.log, quilt: quilt.log), which
+# name the patch they stopped at.
+GATES = ('checkpatch', 'b4 --check', 'build', 'git am', 'quilt')
+PATCH_FILE = re.compile(r'(\d{4})-[^ ]*\.patch')
+
+
+def _word(st: Status) -> str:
+    return {Status.PASS: 'ok', Status.FAIL: 'FAIL', Status.SKIP: 'skip'}[st]
+
+
+def _applied_until(log: str, failed: bool, rows: List[int]) -> Dict[int, str]:
+    """A series gate per patch: with the gate passed every patch applied;
+    failed, the log names where it stopped (quilt's last 'Applying patch',
+    git am's 'Patch failed at'): the patches before it applied, that one
+    failed, the rest were not tried."""
+    if not failed:
+        return {n: 'ok' for n in rows}
+    stop = None
+    try:
+        text = open(log, errors='replace').read()
+    except OSError:
+        text = ''
+    m = re.search(r'Patch failed at (\d{4})', text)
+    if m:
+        stop = int(m.group(1))
+    else:
+        applied = re.findall(r'^Applying patch .*?(\d{4})-[^/]*$', text, re.M)
+        if applied:
+            stop = int(applied[-1])
+    if stop is None:
+        return {n: 'FAIL' for n in rows}
+    return {n: 'ok' if n < stop else 'FAIL' if n == stop else 'not tried' for n in rows}
+
+
+def gate_table(checks: Dict[str, List[Case]], paths: Dict[str, str]) -> Dict[str, Dict]:
+    """{stack dir ('' for the main stack): {'rows': {n: name}, n: {gate: word}}}
+    from the stage documents; a gate a stack does not run is '-'."""
+    stacks: Dict[str, Dict] = {}
+    for rel, cases in checks.items():
+        d, base = os.path.split(rel)
+        if base != 'checkpatch.ktap':
+            continue
+        names: Dict[int, str] = {}
+        cells: Dict[int, Dict[str, str]] = {}
+        for c in cases:
+            m = PATCH_FILE.search(c.name)
+            if c.name.startswith('checkpatch.checkpatch ') and m:
+                n = int(m.group(1))
+                names[n] = m.group(0)[:-len('.patch')]
+                cells.setdefault(n, {g: '-' for g in GATES})['checkpatch'] = _word(c.status)
+        rows = sorted(names)
+        if not rows:
+            continue
+        mails = checks.get(os.path.join(d, 'mails.ktap'), [])
+        for c in mails:
+            m = PATCH_FILE.search(c.name)
+            if c.name.startswith('mails.b4 prep --check ') and m and int(m.group(1)) in cells:
+                cells[int(m.group(1))]['b4 --check'] = _word(c.status)
+        logdir = os.path.dirname(paths[rel])
+        for gate, start, log in (('git am', 'mails.git am ', 'am.log'),
+                                 ('quilt', 'mails.QUILT_PATCHES=', 'quilt.log')):
+            cs = [c for c in mails if c.name.startswith(start)]
+            if not cs:
+                continue
+            per = _applied_until(os.path.join(logdir, log),
+                                 any(c.status == Status.FAIL for c in cs), rows)
+            for n in rows:
+                cells[n][gate] = per[n]
+        for c in checks.get(os.path.join(d, 'build.ktap'), []):
+            m = re.match(r'build\.build \[(\d+)/(\d+)\]', c.name)
+            if m and int(m.group(1)) in cells:
+                cells[int(m.group(1))]['build'] = _word(c.status)
+            elif c.name.startswith('build.build ') and not m:
+                # Only the head was built: its verdict is the last patch's.
+                cells[rows[-1]]['build'] = _word(c.status) + ' (head)'
+                for n in rows[:-1]:
+                    if cells[n]['build'] == '-':
+                        cells[n]['build'] = 'not built'
+        stacks[d] = {'rows': names, **cells}
+    return stacks
+
+
+def print_gates(stacks: Dict[str, Dict], markdown: bool = False, out=sys.stdout) -> None:
+    for d in sorted(stacks):
+        t = stacks[d]
+        label = d.replace('stack-', '') if d else 'main stack'
+        if markdown:
+            print(f'\n{label}:\n', file=out)
+            print('| patch | ' + ' | '.join(GATES) + ' |', file=out)
+            print('| --- |' + ' --- |' * len(GATES), file=out)
+            for n, name in sorted(t['rows'].items()):
+                print(f'| {name} | ' + ' | '.join(t[n][g] for g in GATES) + ' |', file=out)
+            continue
+        print(f'== gates per patch ({label})', file=out)
+        w = max(len(x) for x in t['rows'].values())
+        print(f'  {"patch":<{w}}' + ''.join(f'{g:>12}' for g in GATES), file=out)
+        for n, name in sorted(t['rows'].items()):
+            print(f'  {name:<{w}}' + ''.join(f'{t[n][g]:>12}' for g in GATES), file=out)
+
+
+def cmd_gates(args) -> int:
+    kp, _ = load_parser(args.tree)
+    _, _, check_files = find_results([args.dir])
+    checks = {rel: parse_ktap(kp, read_lines(p), os.path.splitext(os.path.basename(rel))[0])
+              for rel, p in check_files.items()}
+    stacks = gate_table(checks, check_files)
+    if not stacks:
+        print(f'{args.dir}: no checkpatch.ktap: no gates to show', file=sys.stderr)
+        return 1
+    print_gates(stacks, args.markdown)
+    return 0
+
+
 def cmd_summary(args) -> int:
     kp, buf = load_parser(args.tree)
     results, boots, check_files = find_results(args.dirs)
@@ -515,6 +637,7 @@ def cmd_summary(args) -> int:
         for c in cases:
             if c.status == Status.FAIL:
                 print(f'    FAIL {c.name}{": " + c.reason if c.reason else ""}')
+    print_gates(gate_table(checks, check_files))
     if modes:
         order = mode_order()
         modes.sort(key=lambda r: (order.get(r.mode, len(order)), r.mode))
@@ -573,8 +696,12 @@ def main(argv=None) -> int:
                    '$SGR_WORK/applied, the base tree)')
     s.add_argument('--debug-parser', action='store_true', help="print kunit_parser's output")
     s.add_argument('dirs', nargs='+')
+    g = sub.add_parser('gates', help='the gates each patch passed, from a run of make check')
+    g.add_argument('--tree')
+    g.add_argument('--markdown', action='store_true', help='one Markdown table per stack')
+    g.add_argument('dir')
     args = ap.parse_args(argv)
-    return cmd_mode(args) if args.cmd == 'mode' else cmd_summary(args)
+    return {'mode': cmd_mode, 'summary': cmd_summary, 'gates': cmd_gates}[args.cmd](args)
 
 
 if __name__ == '__main__':
