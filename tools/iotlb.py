@@ -68,8 +68,18 @@ from typing import Dict, List, Optional, Tuple
 PAGE = 4096
 PHASES = ('on', 'off')
 PHASE_CODE = {1: 'on', 2: 'off'}
-MARKER_SLOT, MARKER_OFFSET = 0x13, 0x3c
-TESTDEV_ENDPOINT = 0x11 << 3          # bus 0, slot 0x11, function 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import modes  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def _devfn(name: str) -> Tuple[int, int]:
+    """(slot, function) of a spare device of tests/iommu-modes."""
+    sl, fn = modes.slot(name).split('.')
+    return int(sl, 16), int(fn)
+
+
+MARKER_SLOT, MARKER_OFFSET = _devfn('marker')[0], 0x3c
+TESTDEV_ENDPOINT = _devfn('testdev')[0] << 3 | _devfn('testdev')[1]   # bus 0
 TAG_BEGIN, TAG_END, TAG_DOMAIN, TAG_IOVA_LO, TAG_IOVA_HI = 0x53, 0x45, 0x44, 0x4c, 0x48
 
 TRACE_LINE = re.compile(r'^(?:\d+@\d+\.\d+:)?(\w+)(?: (.*))?$')

@@ -143,31 +143,40 @@ debian_archive() {
 	echo "${uri%/}"
 }
 
-# debian_download MIRROR SUITE ARCH DESTDIR PKG[=VERSION]...: download the
-# packages' .debs into DESTDIR with apt's own client and a private sources
-# list, package lists and cache under $SGR_CACHE/apt/SUITE-ARCH, and no
-# dpkg status: the system's apt sources and dpkg database are not touched
-# and nothing is installed.  Returns non-zero when a package cannot be
-# downloaded (the caller says what to do about it).
+# debian_download [--source] MIRROR SUITE ARCH DESTDIR PKG[=VERSION]...:
+# download the packages' .debs into DESTDIR with apt's own client and a
+# private sources list, package lists and cache under
+# $SGR_CACHE/apt/SUITE-ARCH, and no dpkg status: the system's apt sources
+# and dpkg database are not touched and nothing is installed.  With
+# --source, the source packages instead (.dsc and tarballs: apt-get source
+# --download-only, nothing unpacked), from a deb-src line, with lists
+# under $SGR_CACHE/apt/SUITE-source.  Returns non-zero when a package
+# cannot be downloaded (the caller says what to do about it).
 debian_download() {
-	local mirror=$1 suite=$2 arch=$3 dest=$4 apt keyring opts
+	local kind=deb what=(download) mirror suite arch dest label apt keyring opts
+	if [ "$1" = --source ]; then
+		kind=deb-src what=(source --download-only)
+		shift
+	fi
+	mirror=$1 suite=$2 arch=$3 dest=$4 label=$3
 	shift 4
-	apt=$SGR_CACHE/apt/$suite-$arch
+	[ "$kind" = deb ] || label=source
+	apt=$SGR_CACHE/apt/$suite-$label
 	need_cmd apt-get apt
 	keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 	[ -f "$keyring" ] || apt_install debian-archive-keyring
 	mkdir -p "$apt/lists/partial" "$apt/cache" "$dest"
-	printf 'deb [arch=%s signed-by=%s] %s %s main\n' "$arch" "$keyring" "${mirror%/}" "$suite" \
+	printf '%s [arch=%s signed-by=%s] %s %s main\n' "$kind" "$arch" "$keyring" "${mirror%/}" "$suite" \
 		>"$apt/sources.list"
 	opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
 	      -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache"
 	      -o Dir::State::status=/dev/null -o APT::Architecture="$arch"
 	      -o APT::Architectures::="$arch" -o APT::Sandbox::User="$(id -un)")
-	log "fetching the package lists of $suite ($arch) from $mirror (private sources list $apt/sources.list)"
+	log "fetching the package lists of $suite ($label) from $mirror (private sources list $apt/sources.list)"
 	run apt-get -qq "${opts[@]}" update >&2 ||
-		die "apt-get update of $suite ($arch) at $mirror failed (network? SGR_DEBIAN_MIRROR?)"
-	log "downloading $* ($arch) from $suite"
-	(cd "$dest" && run apt-get -qq "${opts[@]}" download "$@" >&2)
+		die "apt-get update of $suite ($label) at $mirror failed (network? SGR_DEBIAN_MIRROR?)"
+	log "downloading $* ($label) from $suite"
+	(cd "$dest" && run apt-get -qq "${opts[@]}" "${what[@]}" "$@" >&2)
 }
 
 # series_prefix: the subject prefix of the stack's mails, without the
@@ -187,8 +196,8 @@ series_prefix() {
 # lines (git's own choice grows with the repository's object count, loose
 # objects included, so two machines' exports of the same commits would
 # differ; core.abbrev of the user's config is overridden the same way).
-# tools/export (patches/), tools/mails (with --cover-letter) and
-# tools/cover (its shortlog and diffstat) all call this one.
+# tools/export (patches/) and tools/cover (with --cover-letter: its
+# subject prefix, shortlog and diffstat) both call this one.
 series_format_patch() {
 	local tree=$1 base=$2 branch=$3 dir=$4
 	shift 4
@@ -230,6 +239,57 @@ b4_setup() {
 	# shellcheck disable=SC2034 # B4 is the caller's
 	B4=(env "PYTHONPATH=$dir/usr/lib/python3/dist-packages" /usr/bin/python3 -c
 	    'import sys; sys.argv[0] = "b4"; from b4.command import cmd; sys.exit(cmd())')
+}
+
+# run_logged LOG CMD...: run CMD with its output appended to LOG; under
+# DRY_RUN=1 print it instead, as run does.
+run_logged() {
+	local logf=$1
+	shift
+	if [ "$DRY_RUN" = 1 ]; then
+		run "$@"
+		return
+	fi
+	"$@" >>"$logf" 2>&1
+}
+
+# sparse_setup: SPARSE, the path of the pinned sparse (tools/pin.sh: the
+# source package SGR_SPARSE_VERSION of Debian's SGR_SPARSE_SUITE, fetched
+# with apt-get source and a private sources list, unpacked with
+# dpkg-source, and its sparse program alone built with the machine's gcc
+# in $SGR_CACHE/sparse/<version>/; only the build's needs are installed,
+# from the machine's own suite).  Built once: later calls only set SPARSE.
+# Dies saying which step failed; under DRY_RUN=1 the steps are printed and
+# nothing is fetched or built.
+sparse_setup() {
+	local top=$SGR_CACHE/sparse/${SGR_SPARSE_VERSION//\~/_} dsc blog pkgs=() p
+	SPARSE=$top/sparse
+	[ -x "$SPARSE" ] && return 0
+	for p in dpkg-dev gcc make libc6-dev; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || pkgs+=("$p")
+	done
+	[ ${#pkgs[@]} = 0 ] || apt_install "${pkgs[@]}"
+	log "sparse: building $SGR_SPARSE_VERSION from Debian's source package ($SGR_SPARSE_SUITE) in $top"
+	run rm -rf "$top"
+	debian_download --source "$(debian_archive)" "$SGR_SPARSE_SUITE" "$(dpkg --print-architecture)" \
+		"$top/dl" "sparse=$SGR_SPARSE_VERSION" ||
+		die "cannot download the source package sparse=$SGR_SPARSE_VERSION from $SGR_SPARSE_SUITE; if the archive dropped it, move the pin in tools/pin.sh"
+	dsc=$top/dl/sparse_${SGR_SPARSE_VERSION#*:}.dsc
+	[ "$DRY_RUN" = 1 ] || [ -f "$dsc" ] || die "apt-get source left no ${dsc##*/} in $top/dl"
+	blog=$top/build.log
+	# apt has checked the files against the archive's signed Sources
+	# (dpkg-source's warning that it cannot check the uploader's signature
+	# of the .dsc without debian-keyring goes to the log).
+	run_logged "$blog" dpkg-source --no-copy -x "$dsc" "$top/src" ||
+		die "dpkg-source -x could not unpack $dsc: $(tail -n1 "$blog") (log: $blog)"
+	# The sparse program only: no LLVM, GTK, libxml or sqlite parts, and
+	# the machine's gcc (Debian's patch names its own suite's gcc-N).
+	run_logged "$blog" make -C "$top/src" -j"$(nproc)" CC=gcc HAVE_LLVM=no HAVE_GTK=no \
+		HAVE_LIBXML=no HAVE_SQLITE=no \
+		SPARSE_VERSION="$SGR_SPARSE_VERSION (Debian $SGR_SPARSE_SUITE source, built by tools/lib.sh)" sparse ||
+		die "the build of sparse $SGR_SPARSE_VERSION failed: $(grep -m1 -E 'error|Error' "$blog" || tail -n1 "$blog") (log: $blog)"
+	{ run install -m 0755 "$top/src/sparse" "$SPARSE.tmp" && run mv -f "$SPARSE.tmp" "$SPARSE"; } ||
+		die "cannot install the built sparse as $SPARSE"
 }
 
 # patch_notes MBOX: the notes of a git format-patch mbox, the lines between
@@ -395,4 +455,26 @@ check_series() {
 		rc=1
 	fi
 	return $rc
+}
+
+# The gates table of make check (tools/results.py gates): the stage that
+# decides a gate for a patch writes its row, and the table is rendered from
+# the rows alone.  A row: stack, patch (its file in the series), gate
+# (checkpatch, b4 --check, build, git am, quilt), status (ok, FAIL, not
+# tried, not built) and a reason, tab-separated.
+#
+# gate_row FILE PATCH GATE STATUS [REASON]: append one row for $STACK (no
+# FILE: nothing).
+gate_row() {
+	[ -n "$1" ] || return 0
+	printf '%s\t%s\t%s\t%s\t%s\n' "$STACK" "$2" "$3" "$4" \
+		"$(printf '%s' "${5:-}" | tr '\t\n' '  ')" >>"$1"
+}
+
+# series_patch N: the Nth patch of the stack's series (from 1), or
+# "patch N" where the series has fewer.
+series_patch() {
+	local p
+	p=$(series_patches | sed -n "${1}p")
+	echo "${p:-patch $1}"
 }

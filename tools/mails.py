@@ -1,11 +1,5 @@
 #!/usr/bin/env python3
-"""The series as it is mailed: recipients, the cover letter, the mails.
-
-    mails.py recipients --tree TREE [--json] MAIL...
-        The To and Cc of each mail by the tree's scripts/get_maintainer.pl
-        (To: the maintainers of what the patch touches; Cc: its reviewers
-        and lists); a cover letter (no diff) gets the union of the
-        others.  Prints a table, or JSON.
+"""The series as it is mailed: the cover letter, and the mails b4 writes.
 
     mails.py cover --template IN --git-cover MAIL --demo DIR [--out F | --check F]
         Render the cover letter: IN with its @@...@@ fields filled from
@@ -15,11 +9,12 @@
         diffstat and base-commit).  --check F fails, with a diff, when F is
         not exactly what IN renders to.
 
-    mails.py write --cover LETTER --tree TREE MAIL...
-        Make MAIL... (git format-patch --cover-letter output, the cover
-        letter first) ready to send, in place: the cover letter's subject
-        and body become LETTER's (whose shortlog, diffstat and base-commit
-        must be git's), and each mail gets its To and Cc headers.
+    mails.py recipients [--json] [--check --prefix P --patches N] DIR|MAIL...
+        The subject, To and Cc of each mail that b4 send -o wrote
+        (tools/b4-prep --mails: DIR/0000-*.eml the cover letter, then the
+        patches), as a table or JSON.  --check fails unless there are the
+        cover letter and N patches, in order, their subjects "[P k/N] ..."
+        (k from 0), and each mail has a To and a mailing list in its Cc.
 
 Template fields (tools/cover/*.in):
     @@git@@                      git's shortlog, diffstat and base-commit
@@ -40,10 +35,11 @@ prints a blank where a number was.
 import argparse
 import csv
 import difflib
+import email.parser
+import email.policy
 import json
 import os
 import re
-import subprocess
 import sys
 from typing import Dict, List, Optional, Tuple
 
@@ -51,20 +47,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import modes as matrix  # noqa: E402  pylint: disable=wrong-import-position
 import report  # noqa: E402  pylint: disable=wrong-import-position
 
-# get_maintainer.pl: no git history (the base is one commit), no roles.
-GM_COMMON = ['--nogit', '--nogit-fallback', '--nogit-chief-penguins', '--norolestats']
-GM_TO = GM_COMMON + ['--nol', '--nor']
-GM_CC = GM_COMMON + ['--nom']
-
-LABELS = {
-    'vtd-strict': 'VT-d strict', 'vtd-lazy': 'VT-d lazy', 'vtd-strict-cm': 'VT-d strict CM',
-    'virtio-iommu': 'virtio-iommu', 'virtio-iommu-lazy': 'virtio-iommu lazy',
-    'passthrough': 'passthrough', 'noiommu': 'no IOMMU', 'swiotlb': 'swiotlb=force',
-    'smmuv3-strict': 'SMMUv3 strict', 'smmuv3-lazy': 'SMMUv3 lazy',
-    'smmuv3-passthrough': 'SMMUv3 bypass', 'arm64-noiommu': 'no SMMU',
-}
-EVENT_KIND = {'intel-iommu': 'IOTLB inv.', 'virtio-iommu-pci': 'map+unmap',
-              'smmuv3': 'TLBI cmds'}
+# The tables' names of the modes and of the IOMMUs' counted work are the
+# mode table's (tests/iommu-modes, =name lines).
+matrix.load()
+LABELS = matrix.LABELS
+EVENT_KIND = matrix.LABELS
 FIELD = re.compile(r'@@([^@]+)@@')
 
 
@@ -72,7 +59,7 @@ class Error(Exception):
     pass
 
 
-# ---------------------------------------------------------------- recipients
+# ---------------------------------------------------------------- mails
 
 def mail_headers(path: str) -> Tuple[Dict[str, str], bool]:
     """The (unfolded) headers of a git format-patch mail, and whether it
@@ -95,47 +82,81 @@ def mail_headers(path: str) -> Tuple[Dict[str, str], bool]:
     return heads, has_diff
 
 
-def get_maintainer(tree: str, mail: str, opts: List[str]) -> List[str]:
-    script = os.path.join(tree, 'scripts', 'get_maintainer.pl')
-    if not os.path.isfile(script):
-        raise Error(f'{tree} has no scripts/get_maintainer.pl: not a kernel tree')
-    p = subprocess.run(['perl', script] + opts + [os.path.abspath(mail)], cwd=tree,
-                       capture_output=True, text=True, check=False)
-    if p.returncode != 0:
-        raise Error(f'get_maintainer.pl failed on {mail}: {p.stderr.strip()}')
-    return [l.strip() for l in p.stdout.splitlines() if l.strip()]
+# A mailing list among a mail's recipients.
+LIST = re.compile(r'@(lists\.|vger\.)|^linux-[\w.-]+@')
 
 
-def recipients(tree: str, mails: List[str]) -> List[Dict]:
-    """[{mail, subject, to, cc}] in the order given; mails without a diff
-    (the cover letter) get every other mail's To and Cc."""
-    out = []
-    for m in mails:
-        heads, has_diff = mail_headers(m)
-        r = {'mail': os.path.basename(m), 'subject': heads.get('Subject', ''),
-             'to': [], 'cc': [], 'diff': has_diff}
-        if has_diff:
-            r['to'] = get_maintainer(tree, m, GM_TO)
-            r['cc'] = [a for a in get_maintainer(tree, m, GM_CC) if a not in r['to']]
-        out.append(r)
-    to_all = list(dict.fromkeys(a for r in out for a in r['to']))
-    cc_all = [a for a in dict.fromkeys(a for r in out for a in r['cc']) if a not in to_all]
-    for r in out:
-        if not r['diff']:
-            r['to'], r['cc'] = to_all, cc_all
-    if not any(r['diff'] for r in out):
-        raise Error('no mail carries a diff: nothing to find recipients for')
+def mail_files(args: List[str]) -> List[str]:
+    """The mails of b4 send -o: a directory's 0*.eml files in order, or
+    the files given."""
+    out: List[str] = []
+    for a in args:
+        if os.path.isdir(a):
+            out += sorted(os.path.join(a, f) for f in os.listdir(a)
+                          if f.startswith('0') and f.endswith('.eml'))
+        else:
+            out.append(a)
     return out
 
 
+def recipients(mails: List[str]) -> List[Dict]:
+    """[{mail, subject, to, cc}] of each mail, in order, from its headers
+    (decoded and unfolded)."""
+    out = []
+    for m in mails:
+        try:
+            with open(m, 'rb') as f:
+                h = email.parser.BytesHeaderParser(policy=email.policy.default).parse(f)
+        except OSError as e:
+            raise Error(f'{m}: {e.strerror}') from None
+        r = {'mail': os.path.basename(m), 'subject': str(h.get('Subject', ''))}
+        for k in ('to', 'cc'):
+            v = h.get(k)
+            r[k] = [str(a) for a in v.addresses] if v is not None else []
+        out.append(r)
+    return out
+
+
+def check_mails(rs: List[Dict], prefix: str, patches: int) -> None:
+    """The cover letter and PATCHES patches, numbered in order under
+    PREFIX, each with a To and a mailing list in its Cc; else Error with
+    every mail that is not."""
+    bad = []
+    if len(rs) != patches + 1:
+        bad.append(f'{len(rs)} mails, not the cover letter and {patches} patches')
+    subj = re.compile(r'^\[' + re.escape(prefix) + r' (\d+)/(\d+)\] \S')
+    for k, r in enumerate(rs):
+        m = subj.match(r['subject'])
+        if not m or int(m.group(1)) != k or int(m.group(2)) != patches:
+            bad.append(f'{r["mail"]}: subject "{r["subject"]}" is not '
+                       f'"[{prefix} {k:0{len(str(patches))}d}/{patches}] ..."')
+        if not r['to']:
+            bad.append(f'{r["mail"]}: no To')
+        if not any(LIST.search(a) for a in r['cc']):
+            bad.append(f'{r["mail"]}: no mailing list in Cc')
+    if bad:
+        more = f'; and {len(bad) - 4} more' if len(bad) > 4 else ''
+        raise Error('; '.join(bad[:4]) + more)
+
+
 def print_recipients(rs: List[Dict]) -> None:
-    for r in rs:
-        print(f'{r["mail"]}\n  Subject: {r["subject"]}')
+    """Each mail's file and subject, and its To and Cc; To and Cc once at
+    the end when every mail has the same (b4's way)."""
+    def addrs(r: Dict) -> None:
         for k in ('to', 'cc'):
             for i, a in enumerate(r[k]):
                 print(f'  {(k.capitalize() + ":") if i == 0 else "":<4}{a}')
             if not r[k]:
                 print(f'  {k.capitalize()}: (none)')
+
+    same = all((r['to'], r['cc']) == (rs[0]['to'], rs[0]['cc']) for r in rs)
+    for r in rs:
+        print(f'{r["mail"]}\n  Subject: {r["subject"]}')
+        if not same:
+            addrs(r)
+    if same and rs:
+        print(f'every mail ({len(rs)}):')
+        addrs(rs[0])
 
 
 # ---------------------------------------------------------------- demo data
@@ -342,76 +363,15 @@ def check_same(path: str, text: str, what: str) -> None:
         raise Error(f'{path} is not what {what} gives (diff above): run tools/cover')
 
 
-# ---------------------------------------------------------------- write
-
-def fold(name: str, addrs: List[str]) -> List[str]:
-    """An address header, one address per continuation line."""
-    if not addrs:
-        return []
-    out = [f'{name}: {addrs[0]}' + (',' if len(addrs) > 1 else '')]
-    for i, a in enumerate(addrs[1:], 1):
-        out.append(f'    {a}' + (',' if i < len(addrs) - 1 else ''))
-    return out
-
-
-def write_mails(letter: str, tree: str, mails: List[str]) -> List[Dict]:
-    if not mails:
-        raise Error('no mails given')
-    rs = recipients(tree, mails)
-    with open(letter) as f:
-        lt = f.read().split('\n')
-    lheads: Dict[str, str] = {}
-    i = 0
-    while i < len(lt) and lt[i]:
-        k, v = lt[i].split(':', 1)
-        lheads[k] = v.strip()
-        i += 1
-    lbody = '\n'.join(lt[i + 1:])
-    for path, r in zip(mails, rs):
-        with open(path) as f:
-            text = f.read()
-        head, sep, body = text.partition('\n\n')
-        if not sep:
-            raise Error(f'{path}: no header/body separator')
-        hl = head.split('\n')
-        if not r['diff']:
-            _, tail = git_part(path)
-            if tail.rstrip('\n') not in lbody:
-                raise Error(f'{letter}: its shortlog, diffstat or base-commit is not git\'s for '
-                            'this series: run tools/cover')
-            body = lbody
-            # The letter's subject, folded as git folds it.
-            out, skip = [], False
-            for l in hl:
-                if l.startswith('Subject:'):
-                    out.append(f'Subject: {lheads["Subject"]}')
-                    skip = True
-                elif skip and l[:1] in (' ', '\t'):
-                    continue
-                else:
-                    skip = False
-                    out.append(l)
-            hl = out
-        hl = [l for l in hl if not re.match(r'^(To|Cc):', l)]
-        # To and Cc after Subject, where git format-patch --to puts them.
-        n = next((k for k, l in enumerate(hl) if l.startswith('Subject:')), len(hl) - 1)
-        while n + 1 < len(hl) and hl[n + 1][:1] in (' ', '\t'):
-            n += 1
-        hl[n + 1:n + 1] = fold('To', r['to']) + fold('Cc', r['cc'])
-        with open(path, 'w') as f:
-            f.write('\n'.join(hl) + '\n\n' + body)
-        if not r['diff']:
-            r['subject'] = lheads['Subject']
-    return rs
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     sub = ap.add_subparsers(dest='cmd', required=True)
     a = sub.add_parser('recipients')
-    a.add_argument('--tree', required=True)
     a.add_argument('--json', action='store_true')
-    a.add_argument('mails', nargs='+')
+    a.add_argument('--check', action='store_true')
+    a.add_argument('--prefix', help='with --check: the subject prefix, e.g. "RFC PATCH v2"')
+    a.add_argument('--patches', type=int, help='with --check: how many patches the series has')
+    a.add_argument('mails', nargs='+', help='b4 send -o\'s directory, or its mails')
     c = sub.add_parser('cover')
     c.add_argument('--template', required=True)
     c.add_argument('--git-cover', required=True)
@@ -419,20 +379,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     g = c.add_mutually_exclusive_group()
     g.add_argument('--out')
     g.add_argument('--check')
-    w = sub.add_parser('write')
-    w.add_argument('--cover', required=True)
-    w.add_argument('--tree', required=True)
-    w.add_argument('--json')
-    w.add_argument('mails', nargs='+')
     args = ap.parse_args(argv)
+    if args.cmd == 'recipients' and args.check and (not args.prefix or args.patches is None):
+        ap.error('recipients --check needs --prefix and --patches')
     try:
         if args.cmd == 'recipients':
-            rs = recipients(args.tree, args.mails)
+            rs = recipients(mail_files(args.mails))
+            if not rs:
+                raise Error(f'no mails in {" ".join(args.mails)}')
             if args.json:
                 json.dump(rs, sys.stdout, indent=1)
                 print()
             else:
                 print_recipients(rs)
+            if args.check:
+                check_mails(rs, args.prefix, args.patches)
         elif args.cmd == 'cover':
             text = render(args.template, args.git_cover, args.demo)
             if args.check:
@@ -442,12 +403,6 @@ def main(argv: Optional[List[str]] = None) -> int:
                     f.write(text)
             else:
                 sys.stdout.write(text)
-        elif args.cmd == 'write':
-            rs = write_mails(args.cover, args.tree, args.mails)
-            if args.json:
-                with open(args.json, 'w') as f:
-                    json.dump(rs, f, indent=1)
-            print_recipients(rs)
     except Error as e:
         print(f'mails.py: error: {e}', file=sys.stderr)
         return 1

@@ -6,13 +6,19 @@ Every other tool asks this module (Python: import modes) or this command
 
   modes.py list [--set SET]...     mode names, in table order (of every SET)
   modes.py get MODE FIELD          one field: arch, qemu, append, type, proof,
-                                   sets, translates, strict, trace_events
+                                   sets, translates, strict, has,
+                                   trace_events
   modes.py has MODE SET            exit 0 if MODE is in SET, else 1
   modes.py shell MODE              shell assignments for tools/vm
                                    (MODE_QEMU, MODE_APPEND, MODE_TYPE, ...)
   modes.py guest                   the guest's copy: a POSIX sh file defining
-                                   mode_vars MODE (tools/initramfs puts it
-                                   in /etc/sgr-modes.sh)
+                                   the device addresses and mode_vars MODE
+                                   (tools/initramfs puts it in
+                                   /etc/sgr-modes.sh)
+  modes.py slots                   shell assignments SLOT_<NAME>=<slot> of
+                                   the spare PCI devices (&name lines)
+  modes.py tests KIND              the guest tests of a kind of boot (+kind
+                                   lines), comma-separated
   modes.py check                   parse the table and report problems
 
 A bad table, an unknown mode or field is an error with exit status 2.
@@ -72,6 +78,11 @@ class Mode:
         return self.type == 'DMA'
 
     @property
+    def has(self) -> List[str]:
+        """What the mode gives the guest cases' needs (tests/guest/lib.sh)."""
+        return [n for n, ok in (('translate', self.translates), ('strict', self.strict)) if ok]
+
+    @property
     def traced(self) -> bool:
         return 'trace' in self.sets
 
@@ -86,12 +97,15 @@ class Mode:
             return self.qemu or '-'
         if name in ('translates', 'strict', 'traced', 'floor'):
             return '1' if getattr(self, name) else '0'
+        if name == 'has':
+            return ','.join(self.has)
         if name == 'trace_events':
             return ' '.join(self.trace_events)
         if name in ('name', 'arch', 'append', 'type', 'proof', 'device'):
             return getattr(self, name) or '-'
         raise TableError(f'unknown field {name!r} (fields: name, arch, sets, qemu, device, append, '
-                         'type, proof, translates, strict, traced, floor, trace_events)')
+                         'type, proof, translates, strict, traced, floor, has, '
+                         'trace_events)')
 
 
 def _split(line: str, n: int) -> List[str]:
@@ -100,9 +114,27 @@ def _split(line: str, n: int) -> List[str]:
     return [p.strip() for p in parts]
 
 
+SLOTS: Dict[str, str] = {}     # device name -> PCI slot ('10.0'), from the &name lines
+RUNS: Dict[str, str] = {}      # kind of boot -> its guest tests, from the +kind lines
+LABELS: Dict[str, str] = {}    # mode or IOMMU device -> its name in tables, from the =name lines
+
+
+def slot(name: str, path: str = TABLE) -> str:
+    """The PCI slot of spare device NAME (tests/iommu-modes, &name lines)."""
+    if not SLOTS:
+        load(path)
+    if name not in SLOTS:
+        raise TableError(f'no device {name!r} (devices: {", ".join(SLOTS)})')
+    return SLOTS[name]
+
+
 def load(path: str = TABLE) -> Dict[str, Mode]:
-    """The modes in table order; raises TableError on any problem."""
+    """The modes in table order; raises TableError on any problem.  Also
+    fills SLOTS, RUNS and LABELS."""
     modes: Dict[str, Mode] = {}
+    SLOTS.clear()
+    RUNS.clear()
+    LABELS.clear()
     events: Dict[str, List[str]] = {}
     try:
         with open(path) as f:
@@ -114,6 +146,27 @@ def load(path: str = TABLE) -> Dict[str, Mode]:
         if not line or line.startswith('#'):
             continue
         where = f'{os.path.basename(path)}:{i}'
+        if line.startswith('='):
+            key, _, label = line[1:].partition('|')
+            if not key.strip() or not label.strip():
+                raise TableError(f'{where}: a =name line needs a mode or device and its label')
+            LABELS[key.strip()] = label.strip()
+            continue
+        if line.startswith(('&', '+')):
+            key, _, rest = line[1:].partition('|')
+            key, value = key.strip(), rest.split('|')[0].strip()
+            if line[0] == '&':
+                if not re.fullmatch(r'[a-z][a-z0-9-]*', key) or not re.fullmatch(
+                        r'[0-9a-f]{2}\.[0-7]', value):
+                    raise TableError(f'{where}: a &name line needs a name and a slot such as 10.0')
+                if value in SLOTS.values() or key in SLOTS:
+                    raise TableError(f'{where}: device {key} or slot {value} given twice')
+                SLOTS[key] = value
+            else:
+                if not key or not re.fullmatch(r'[a-z0-9_]+(,[a-z0-9_]+)*', value):
+                    raise TableError(f'{where}: a +kind line needs a kind and its tests, a,b,c')
+                RUNS[key] = value
+            continue
         if line.startswith('@'):
             dev, _, ev = line[1:].partition('|')
             dev, ev = dev.strip(), ev.split()
@@ -205,7 +258,11 @@ def guest(modes: Dict[str, Mode]) -> str:
     """mode_vars MODE for the guest's /etc/sgr-modes.sh (POSIX sh)."""
     q = shlex.quote
     out = ['# Generated by tools/modes.py from tests/iommu-modes: do not edit.',
-           '# mode_vars MODE: set MODE_TYPE, MODE_PROOF, MODE_TRANSLATES, MODE_STRICT,',
+           '# The spare PCI devices (its &name lines).']
+    for var, name in (('EDU', 'edu'), ('TESTDEV', 'testdev'), ('MARKDEV', 'marker'),
+                      ('DMA_EDU', 'dma-edu')):
+        out.append(f'{var}=0000:00:{SLOTS[name]}')
+    out += ['# mode_vars MODE: set MODE_TYPE, MODE_PROOF, MODE_TRANSLATES, MODE_STRICT,',
            '# MODE_TRACED for MODE; return 1 for a mode the table does not have.',
            'mode_vars() {', '\tcase $1 in']
     for m in modes.values():
@@ -232,6 +289,9 @@ def main(argv=None) -> int:
     p = sub.add_parser('shell')
     p.add_argument('mode')
     sub.add_parser('guest')
+    sub.add_parser('slots')
+    p = sub.add_parser('tests')
+    p.add_argument('kind')
     sub.add_parser('check')
     a = ap.parse_args(argv)
     try:
@@ -246,6 +306,12 @@ def main(argv=None) -> int:
             sys.stdout.write(shell(get(modes, a.mode)))
         elif a.cmd == 'guest':
             sys.stdout.write(guest(modes))
+        elif a.cmd == 'slots':
+            print('\n'.join(f'SLOT_{k.upper().replace("-", "_")}={v}' for k, v in SLOTS.items()))
+        elif a.cmd == 'tests':
+            if a.kind not in RUNS:
+                raise TableError(f'no kind of boot {a.kind!r} (kinds: {", ".join(RUNS)})')
+            print(RUNS[a.kind])
         else:
             print(f'{len(modes)} modes: {" ".join(modes)}')
     except TableError as e:

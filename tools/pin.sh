@@ -22,9 +22,11 @@ SGR_STACK_DEFAULT=7.3
 
 # The series as it is mailed: its revision, its subject prefix (the
 # 6.12 backport adds its stack name: "[RFC PATCH 6.12 v2 n/N]"), and the
-# change-id that b4 keeps across revisions.  A new revision moves
-# SGR_REVISION, then every stack is re-exported (tools/export) and the
-# cover letter regenerated (tools/cover).
+# change-id that b4 keeps across revisions.  The mails are b4's
+# (tools/mails): the b4 prep branch's prefixes are SGR_PREFIX's words, and
+# b4 writes PATCH where they put it, so its subjects are the patch files'.
+# A new revision moves SGR_REVISION, then every stack is re-exported
+# (tools/export) and the cover letter regenerated (tools/cover).
 SGR_REVISION=2
 SGR_PREFIX='RFC PATCH'
 SGR_CHANGE_ID=20261121-dma-reuse-cache-5c1e0a
@@ -37,3 +39,13 @@ SGR_SERIES_NAME=dma-reuse-cache
 # dependencies of bookworm's b4 package, which are the same.
 SGR_B4_VERSION=0.14.2-2
 SGR_B4_SUITE=trixie
+
+# The sparse that make check's lint stage runs: the 7.3 tree's
+# scripts/checker-valid.sh wants __typeof_unqual__, which bookworm's sparse
+# 0.6.4 lacks (kbuild would skip the check), and the binary packages of a
+# newer sparse need a newer glibc than bookworm's.  So this is the source
+# package of the suite below, fetched with a private sources list (a
+# deb-src line) and built with the machine's gcc into the cache
+# (tools/lib.sh's sparse_setup; nothing installed).
+SGR_SPARSE_VERSION=0.6.5~rc1-2
+SGR_SPARSE_SUITE=unstable

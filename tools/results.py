@@ -14,10 +14,15 @@
       Add up result.json files and host-side check files (*.ktap) found in
       the directories and end with one line 'N passed, N failed'.
 
+  results.py brief DIR
+      One line: the counts of one boot's result.json (make check's
+      progress through the boot matrix).
+
   results.py gates [--markdown] DIR
       The gates of each patch in a run of make check (checkpatch, b4 prep
-      --check, the build after it, git am, quilt), one table per stack; the
-      summary prints the same tables.
+      --check, the build after it, git am, quilt), one table per stack,
+      rendered from the rows the stages wrote (DIR/gates.tsv); the summary
+      prints the same tables.
 """
 import argparse
 import enum
@@ -61,6 +66,8 @@ class ModeResult:
     boot: str = ''
     expected: int = 0           # top-level cases expected: guest plan + KUnit suites
     seen: int = 0               # of those, how many reported
+    allowed_skips: Dict[str, str] = field(default_factory=dict)  # expect.json's
+    skips: List[str] = field(default_factory=list)               # the skips seen, allowed
 
     def count(self, status: Status) -> int:
         return sum(1 for c in self.cases if c.status == status)
@@ -75,7 +82,8 @@ class ModeResult:
     def from_json(text: str) -> 'ModeResult':
         d = json.loads(text)
         r = ModeResult(d['mode'], metrics=d.get('metrics', {}), boot=d.get('boot', ''),
-                       expected=d.get('expected', 0), seen=d.get('seen', 0))
+                       expected=d.get('expected', 0), seen=d.get('seen', 0),
+                       allowed_skips=d.get('allowed_skips', {}), skips=d.get('skips', []))
         r.cases = [Case(c['name'], Status(c['status']), c.get('reason', '')) for c in d['cases']]
         return r
 
@@ -207,17 +215,21 @@ def parse_ktap(kp, lines: List[str], prefix: str) -> List[Case]:
         if message == '0 tests run!' and not test.subtests:
             continue
         cases.append(Case(f'{prefix}.<parse error>', Status.FAIL, f'{where}: {message}'))
-    # kunit_parser keeps no reason for a failure: take it from the line.
-    reasons = {}
+    # kunit_parser keeps no reason for a failure or a skip: take it from
+    # the line ("not ok N name # reason", "ok N name # SKIP reason").
+    reasons: Dict[Status, Dict[str, str]] = {Status.FAIL: {}, Status.SKIP: {}}
     for l in lines:
         m = re.match(r'^\s*not ok \d+ (.*?) # (.*)$', l)
         if m:
-            reasons[m.group(1).strip()] = m.group(2).strip()
+            reasons[Status.FAIL][m.group(1).strip()] = m.group(2).strip()
+        m = re.match(r'^\s*ok \d+ (.*?) # SKIP ?(.*)$', l)
+        if m:
+            reasons[Status.SKIP][m.group(1).strip()] = m.group(2).strip()
     for c in cases:
-        if c.status == Status.FAIL and not c.reason:
-            keys = [k for k in reasons if c.name.endswith('.' + k)]
+        if c.status in reasons and not c.reason:
+            keys = [k for k in reasons[c.status] if c.name.endswith('.' + k)]
             if keys:
-                c.reason = reasons[max(keys, key=len)]
+                c.reason = reasons[c.status][max(keys, key=len)]
     return cases
 
 
@@ -250,6 +262,36 @@ def check_expected(res: 'ModeResult', expect: Dict, console_cases: List[Case],
     res.expected = len(want) + len(expect.get('kunit_suites', []))
     res.seen = len([n for n in got if n in want]) + len(
         [x for x in expect.get('kunit_suites', []) if x in suites])
+
+
+def allowed_by(name: str, allowed: Dict[str, str]) -> Optional[str]:
+    """The key of ALLOWED (expect.json's allowed_skips) that covers case
+    NAME: the name itself or a parent of it ('kunit.S' covers 'kunit.S.c')."""
+    parts = name.split('.')
+    for i in range(len(parts), 0, -1):
+        key = '.'.join(parts[:i])
+        if key in allowed:
+            return key
+    return None
+
+
+def judge_skips(res: 'ModeResult', expect: Optional[Dict]) -> None:
+    """A skip is a verdict: one that expect.json allows (the case lacks a
+    need in this boot, tools/expect.py) stays a skip; any other fails,
+    saying the case, the mode and what the guest gave as its reason."""
+    allowed = (expect or {}).get('allowed_skips', {})
+    mode = (expect or {}).get('mode') or res.mode
+    res.allowed_skips = dict(allowed)
+    for i, c in enumerate(res.cases):
+        if c.status != Status.SKIP:
+            continue
+        if allowed_by(c.name, allowed):
+            res.skips.append(c.name)
+            continue
+        res.cases[i] = Case(c.name, Status.FAIL,
+                            f'skipped in mode {mode}, where nothing it needs is missing '
+                            f'(tests/iommu-modes, the kernel\'s .config): the skip said '
+                            f'"{c.reason or "nothing"}"')
 
 
 def load_patterns(path: str = PATTERNS) -> List[re.Pattern]:
@@ -410,6 +452,7 @@ def check_mode(kp, name: str, d: str) -> ModeResult:
                 'pages', 'zswpout', 'zswpin', 'pswpout', 'pswpin', 'mismatches') else val
     if (expect or {}).get('traced'):
         check_iotlb(d, guest, res)
+    judge_skips(res, expect)
     return res
 
 
@@ -425,6 +468,10 @@ def print_mode(res: ModeResult, out=sys.stdout) -> None:
     print(f'mode {res.mode}: {res.count(Status.PASS)} passed, {res.count(Status.FAIL)} failed, '
           f'{res.count(Status.SKIP)} skipped; {res.seen} of {res.expected} expected top-level '
           f'cases reported ({res.boot or "no boot info"})', file=out)
+    print(f'  skips allowed: {", ".join(sorted(res.allowed_skips)) or "none"}', file=out)
+    for key, why in sorted(res.allowed_skips.items()):
+        n = sum(1 for c in res.skips if allowed_by(c, {key: why}))
+        print(f'    {key}: {n} skipped ({why})', file=out)
     for c in res.cases:
         if c.status == Status.FAIL:
             print(f'  FAIL {c.name}{": " + c.reason if c.reason else ""}', file=out)
@@ -496,111 +543,78 @@ def run_expectations(dirs: List[str]) -> Dict:
 # that apply the series as a whole (git am: am.log, quilt: quilt.log), which
 # name the patch they stopped at.
 GATES = ('checkpatch', 'b4 --check', 'build', 'git am', 'quilt')
-PATCH_FILE = re.compile(r'(\d{4})-[^ ]*\.patch')
+GATES_FILE = 'gates.tsv'
 
 
-def _word(st: Status) -> str:
-    return {Status.PASS: 'ok', Status.FAIL: 'FAIL', Status.SKIP: 'skip'}[st]
-
-
-def _applied_until(log: str, failed: bool, rows: List[int]) -> Dict[int, str]:
-    """A series gate per patch: with the gate passed every patch applied;
-    failed, the log names where it stopped (quilt's last 'Applying patch',
-    git am's 'Patch failed at'): the patches before it applied, that one
-    failed, the rest were not tried."""
-    if not failed:
-        return {n: 'ok' for n in rows}
-    stop = None
+def read_gates(run: str) -> Optional[Dict[str, Dict[str, Dict[str, List[str]]]]]:
+    """{stack: {patch: {gate: [status, reason]}}} from the rows the stages
+    of make check wrote (RUN/gates.tsv, tools/lib.sh gate_row); None
+    without the file.  A later row for the same cell wins."""
     try:
-        text = open(log, errors='replace').read()
+        with open(os.path.join(run, GATES_FILE)) as f:
+            lines = f.read().splitlines()
     except OSError:
-        text = ''
-    m = re.search(r'Patch failed at (\d{4})', text)
-    if m:
-        stop = int(m.group(1))
-    else:
-        applied = re.findall(r'^Applying patch .*?(\d{4})-[^/]*$', text, re.M)
-        if applied:
-            stop = int(applied[-1])
-    if stop is None:
-        return {n: 'FAIL' for n in rows}
-    return {n: 'ok' if n < stop else 'FAIL' if n == stop else 'not tried' for n in rows}
-
-
-def gate_table(checks: Dict[str, List[Case]], paths: Dict[str, str]) -> Dict[str, Dict]:
-    """{stack dir ('' for the main stack): {'rows': {n: name}, n: {gate: word}}}
-    from the stage documents; a gate a stack does not run is '-'."""
-    stacks: Dict[str, Dict] = {}
-    for rel, cases in checks.items():
-        d, base = os.path.split(rel)
-        if base != 'checkpatch.ktap':
+        return None
+    stacks: Dict[str, Dict[str, Dict[str, List[str]]]] = {}
+    for line in lines:
+        w = line.split('\t')
+        if len(w) < 4 or not line.strip():
             continue
-        names: Dict[int, str] = {}
-        cells: Dict[int, Dict[str, str]] = {}
-        for c in cases:
-            m = PATCH_FILE.search(c.name)
-            if c.name.startswith('checkpatch.checkpatch ') and m:
-                n = int(m.group(1))
-                names[n] = m.group(0)[:-len('.patch')]
-                cells.setdefault(n, {g: '-' for g in GATES})['checkpatch'] = _word(c.status)
-        rows = sorted(names)
-        if not rows:
-            continue
-        mails = checks.get(os.path.join(d, 'mails.ktap'), [])
-        for c in mails:
-            m = PATCH_FILE.search(c.name)
-            if c.name.startswith('mails.b4 prep --check ') and m and int(m.group(1)) in cells:
-                cells[int(m.group(1))]['b4 --check'] = _word(c.status)
-        logdir = os.path.dirname(paths[rel])
-        for gate, start, log in (('git am', 'mails.git am ', 'am.log'),
-                                 ('quilt', 'mails.QUILT_PATCHES=', 'quilt.log')):
-            cs = [c for c in mails if c.name.startswith(start)]
-            if not cs:
-                continue
-            per = _applied_until(os.path.join(logdir, log),
-                                 any(c.status == Status.FAIL for c in cs), rows)
-            for n in rows:
-                cells[n][gate] = per[n]
-        for c in checks.get(os.path.join(d, 'build.ktap'), []):
-            m = re.match(r'build\.build \[(\d+)/(\d+)\]', c.name)
-            if m and int(m.group(1)) in cells:
-                cells[int(m.group(1))]['build'] = _word(c.status)
-            elif c.name.startswith('build.build ') and not m:
-                # Only the head was built: its verdict is the last patch's.
-                cells[rows[-1]]['build'] = _word(c.status) + ' (head)'
-                for n in rows[:-1]:
-                    if cells[n]['build'] == '-':
-                        cells[n]['build'] = 'not built'
-        stacks[d] = {'rows': names, **cells}
+        stack, patch, gate, status = w[:4]
+        stacks.setdefault(stack, {}).setdefault(patch, {})[gate] = [status, w[4] if len(w) > 4 else '']
     return stacks
 
 
-def print_gates(stacks: Dict[str, Dict], markdown: bool = False, out=sys.stdout) -> None:
-    for d in sorted(stacks):
-        t = stacks[d]
-        label = d.replace('stack-', '') if d else 'main stack'
+def print_gates(stacks, markdown: bool = False, out=sys.stdout) -> None:
+    """One table per stack: a row per patch (in the series' file-name
+    order), a column per gate, '-' where no stage decided that gate; the
+    reasons of the failed cells below the table."""
+    for stack in sorted(stacks, key=lambda x: [int(p) if p.isdigit() else p for p in x.split('.')],
+                        reverse=True):
+        rows = stacks[stack]
+        names = sorted(rows)
+        label = f'{stack} stack'
+        def cell(p, g):
+            return rows[p].get(g, ['-'])[0]
+        short = {p: p[:-len('.patch')] if p.endswith('.patch') else p for p in names}
         if markdown:
             print(f'\n{label}:\n', file=out)
             print('| patch | ' + ' | '.join(GATES) + ' |', file=out)
             print('| --- |' + ' --- |' * len(GATES), file=out)
-            for n, name in sorted(t['rows'].items()):
-                print(f'| {name} | ' + ' | '.join(t[n][g] for g in GATES) + ' |', file=out)
-            continue
-        print(f'== gates per patch ({label})', file=out)
-        w = max(len(x) for x in t['rows'].values())
-        print(f'  {"patch":<{w}}' + ''.join(f'{g:>12}' for g in GATES), file=out)
-        for n, name in sorted(t['rows'].items()):
-            print(f'  {name:<{w}}' + ''.join(f'{t[n][g]:>12}' for g in GATES), file=out)
+            for p in names:
+                print(f'| {short[p]} | ' + ' | '.join(cell(p, g) for g in GATES) + ' |', file=out)
+        else:
+            print(f'== gates per patch ({label})', file=out)
+            w = max(len(x) for x in short.values())
+            print(f'  {"patch":<{w}}' + ''.join(f'{g:>12}' for g in GATES), file=out)
+            for p in names:
+                print(f'  {short[p]:<{w}}' + ''.join(f'{cell(p, g):>12}' for g in GATES), file=out)
+        for p in names:
+            for g in GATES:
+                st, why = rows[p].get(g, ['-', ''])
+                if st.startswith('FAIL'):
+                    print(f'{"- " if markdown else "    "}{g} FAIL {short[p]}{": " + why if why else ""}',
+                          file=out)
+
+
+def cmd_brief(args) -> int:
+    """One line for a boot's progress: its counts from result.json."""
+    try:
+        with open(os.path.join(args.dir, 'result.json')) as f:
+            r = ModeResult.from_json(f.read())
+    except (OSError, ValueError, KeyError):
+        print('no result (the boot or its verdict died: see its log)')
+        return 1
+    fails = [c.name for c in r.cases if c.status == Status.FAIL]
+    print(f'{r.count(Status.PASS)} passed, {len(fails)} failed, {r.count(Status.SKIP)} skipped'
+          + (f' (FAIL {", ".join(fails[:3])}{" ..." if len(fails) > 3 else ""})' if fails else ''))
+    return 1 if fails else 0
 
 
 def cmd_gates(args) -> int:
-    kp, _ = load_parser(args.tree)
-    _, _, check_files = find_results([args.dir])
-    checks = {rel: parse_ktap(kp, read_lines(p), os.path.splitext(os.path.basename(rel))[0])
-              for rel, p in check_files.items()}
-    stacks = gate_table(checks, check_files)
+    stacks = read_gates(args.dir)
     if not stacks:
-        print(f'{args.dir}: no checkpatch.ktap: no gates to show', file=sys.stderr)
+        print(f'{args.dir}: no {GATES_FILE} with a row: no gates to show', file=sys.stderr)
         return 1
     print_gates(stacks, args.markdown)
     return 0
@@ -637,7 +651,10 @@ def cmd_summary(args) -> int:
         for c in cases:
             if c.status == Status.FAIL:
                 print(f'    FAIL {c.name}{": " + c.reason if c.reason else ""}')
-    print_gates(gate_table(checks, check_files))
+    gates = {}
+    for d in args.dirs:
+        gates.update(read_gates(d) or {})
+    print_gates(gates)
     if modes:
         order = mode_order()
         modes.sort(key=lambda r: (order.get(r.mode, len(order)), r.mode))
@@ -660,6 +677,13 @@ def cmd_summary(args) -> int:
             passed += r.count(Status.PASS)
             failed += r.count(Status.FAIL)
             skipped += r.count(Status.SKIP)
+            by: Dict[str, int] = {}
+            for c in r.skips:
+                k = allowed_by(c, r.allowed_skips) or c
+                by[k] = by.get(k, 0) + 1
+            print(f'    skips: {len(r.skips)} seen'
+                  + (' (' + ', '.join(f'{k} {n}' for k, n in sorted(by.items())) + ')' if by else '')
+                  + '; allowed: ' + (', '.join(sorted(r.allowed_skips)) or 'none'))
             for c in r.cases:
                 if c.status == Status.FAIL:
                     print(f'    FAIL {c.name}{": " + c.reason if c.reason else ""}')
@@ -697,11 +721,14 @@ def main(argv=None) -> int:
     s.add_argument('--debug-parser', action='store_true', help="print kunit_parser's output")
     s.add_argument('dirs', nargs='+')
     g = sub.add_parser('gates', help='the gates each patch passed, from a run of make check')
-    g.add_argument('--tree')
+    g.add_argument('--tree', help=argparse.SUPPRESS)  # accepted, unused: the rows need no parser
     g.add_argument('--markdown', action='store_true', help='one Markdown table per stack')
     g.add_argument('dir')
+    b = sub.add_parser('brief', help="one line: a boot's counts (its result.json)")
+    b.add_argument('dir')
     args = ap.parse_args(argv)
-    return {'mode': cmd_mode, 'summary': cmd_summary, 'gates': cmd_gates}[args.cmd](args)
+    return {'mode': cmd_mode, 'summary': cmd_summary, 'gates': cmd_gates,
+            'brief': cmd_brief}[args.cmd](args)
 
 
 if __name__ == '__main__':

@@ -14,6 +14,16 @@
 #                  on the host, /init counts them for its plan)
 #   <test>_run     reports exactly those cases, in that order (a case that
 #                  cannot run is a SKIP or a failure; it never disappears)
+# and, if any of its cases may skip, <test>_needs: one line per such case,
+#                  "CASE NEED...", what the case needs to run.  The host
+#                  (tools/expect.py) allows a case to skip only in a boot
+#                  that lacks one of its needs, and fails any other skip:
+#                    translate    the test device's domain translates
+#                                 (tests/iommu-modes: type DMA or DMA-FQ)
+#                    strict       ... and is strict (type DMA)
+#                    CONFIG_FOO   the kernel's .config has CONFIG_FOO=y
+#                    sgr.NAME     the parameter sgr.NAME is not set to 0
+#                  A case with no line may never skip.
 # The KTAP itself goes through tools/ktap.sh (/lib/sgr/ktap.sh), which
 # /init sources and points at fd 3 (KTAP_FD=3, /dev/ttyS1).
 
@@ -23,13 +33,15 @@ SGR_LIB=${SGR_LIB:-/lib/sgr}
 # The tests that run when sgr.tests is not given, in order.
 SGR_DEFAULT_TESTS=proof,kunit,zswap,iotlb,dmabench,pagealloc,dmesg
 
-# The spare PCI devices tools/vm attaches at fixed slots: edu (the
-# dma_map_benchmark tests), pci-testdev for lz4-dmatest, and a second
-# edu that no driver binds, the iotlb test's marker channel
-# (tests/guest/sgr_mark.c).
-EDU=0000:00:10.0
-TESTDEV=0000:00:11.0
-MARKDEV=0000:00:13.0
+# The spare PCI devices tools/vm attaches (EDU: the dma_map_benchmark
+# tests; TESTDEV: pci-testdev for lz4-dmatest; MARKDEV: an edu that no
+# driver binds, the iotlb test's marker channel, tests/guest/sgr_mark.c):
+# their slots are written once, in tests/iommu-modes, and reach the guest
+# in /etc/sgr-modes.sh (tools/modes.py guest); the host tests of this
+# library point SGR_MODES_SH at a copy.
+SGR_MODES_SH=${SGR_MODES_SH:-/etc/sgr-modes.sh}
+# shellcheck disable=SC1090 # generated: tools/modes.py guest
+[ ! -r "$SGR_MODES_SH" ] || . "$SGR_MODES_SH"
 ZP=/sys/module/zswap/parameters
 LZ4DT=/sys/bus/pci/drivers/lz4_dmatest
 REUSE_DBG=/sys/kernel/debug/dma_reuse
@@ -114,6 +126,16 @@ plan_cases() {
 			printf '%s\n' "$t"
 		fi
 	done
+}
+
+# plan_needs: "CASE NEED..." for every case of the selected tests that
+# declares what it needs (<test>_needs); tests/guest/plan --needs.
+plan_needs() {
+	local t
+	for t in $TESTS; do
+		test_known "$t" && command -v "${t}_needs" >/dev/null 2>&1 && "${t}_needs"
+	done
+	return 0
 }
 
 # run_tests: run every selected test.  A test that reports fewer cases than
@@ -258,7 +280,7 @@ unbind_override() {
 	echo >"/sys/bus/pci/devices/$2/driver_override"
 }
 
-bind_edu() { bind_override dma_map_benchmark $EDU; }
+bind_edu() { bind_override dma_map_benchmark "$EDU"; }
 
 # ---------------------------------------------------------------------
 # Swap, zswap and the test driver
@@ -301,21 +323,26 @@ lz4dt_refcnt() {
 }
 
 # wait_no_dmatest_pool: after a switch away from lz4-dmatest, wait until
-# zswap has destroyed every pool that held lz4-dmatest tfms (the count is
-# back at LZ4DT_REFCNT0, taken before zswap ever used the driver), at most
+# zswap has destroyed every pool that held lz4-dmatest tfms, at most
 # SGR_POOL_WAIT seconds; else FAIL_WHY says so.  Switching back before the
 # old pool is gone does not make a new pool: zswap's lookup takes a
 # reference on the killed one (percpu_ref_tryget succeeds until the
 # reference has switched to atomic mode, and while the pool has entries)
 # and resurrects it, tfms and all, whatever happened to their device.
+# No tfm left means the algorithm's count is LZ4DT_REFCNT_REST, the
+# registration's one reference (each tfm holds one more).  Not the count
+# seen before zswap first used the driver: lz4-dmatest is also the "lz4"
+# of highest priority, so zswap's boot pool ("lz4") holds one tfm per CPU
+# then, and a wait for that count returned while a dead pool of as many
+# tfms was still there (the 6.12 rebound failures of 2026-12-03 and -06).
+LZ4DT_REFCNT_REST=1
 wait_no_dmatest_pool() {
 	local n=0 ref
 	while :; do
 		ref=$(lz4dt_refcnt)
-		[ -n "$ref" ] && [ -n "${LZ4DT_REFCNT0:-}" ] && [ "$ref" -le "$LZ4DT_REFCNT0" ] &&
-			return 0
+		[ -n "$ref" ] && [ "$ref" -le "$LZ4DT_REFCNT_REST" ] && return 0
 		if [ "$n" -ge "$SGR_POOL_WAIT" ]; then
-			FAIL_WHY=${FAIL_WHY:-"zswap still holds lz4-dmatest tfms ${n}s after the switch away (refcnt ${ref:-none}, ${LZ4DT_REFCNT0:-unknown} at rest)"}
+			FAIL_WHY=${FAIL_WHY:-"zswap still holds lz4-dmatest tfms ${n}s after the switch away (refcnt ${ref:-none}, $LZ4DT_REFCNT_REST at rest)"}
 			return 1
 		fi
 		sleep 1

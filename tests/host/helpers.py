@@ -1,6 +1,7 @@
 """Shared fixtures for the host tests: a throwaway repository that uses the
 real tools (symlinked) with its own series and patches, and a tiny git tree
 that looks enough like a kernel tree for the tools' checks."""
+import atexit
 import os
 import shutil
 import subprocess
@@ -11,6 +12,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 TOOLS = os.path.join(REPO, 'tools')
 DATA = os.path.join(HERE, 'data')
+
+# The guest's /etc/sgr-modes.sh (device addresses, mode_vars), as
+# tools/initramfs makes it, for the host tests that source the guest's
+# lib.sh (it reads SGR_MODES_SH): written once per test process.
+_MODES_DIR = tempfile.mkdtemp(prefix='sgr-modes-sh.')
+os.environ['SGR_MODES_SH'] = os.path.join(_MODES_DIR, 'sgr-modes.sh')
+with open(os.environ['SGR_MODES_SH'], 'w') as _f:
+    _f.write(subprocess.run([os.path.join(TOOLS, 'modes.py'), 'guest'], check=True,
+                            capture_output=True, text=True).stdout)
+atexit.register(shutil.rmtree, _MODES_DIR, True)
 
 GIT_ENV = {
     'GIT_AUTHOR_NAME': 'Host Test', 'GIT_AUTHOR_EMAIL': 'host@test',
@@ -115,3 +126,32 @@ class ToolTest(unittest.TestCase):
         elif ok is False:
             self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
         return p
+
+
+# Runs one gate function of tools/gates.sh the way tools/check does: the
+# stage's document is replaced by RUN/results, lines "STATUS<TAB>NAME<TAB>
+# REASON"; the rows go to GATES.
+GATE_HARNESS = r'''
+set -euo pipefail
+. "$1/lib.sh"
+. "$1/gates.sh"
+result() { printf '%s\t%s\t%s\n' "$1" "$2" "${3:-}" >>"$RUN/results"; }
+indent() { sed 's/^/    /'; }
+"$2" "${@:3}"
+'''
+
+
+def run_gate(test, run_dir, applied, fn, *args):
+    """GATE_HARNESS for ToolTest TEST: gate function FN of its repo's tools."""
+    env = test.tool_env(env={'RUN': run_dir, 'GATES': os.path.join(run_dir, 'gates.tsv'),
+                             'DOC_PFX': '', 'APPLIED': applied})
+    return subprocess.run(['bash', '-c', GATE_HARNESS, 'sh', os.path.join(test.repo, 'tools'),
+                           fn, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def replace_in(path, old, new):
+    """Replace OLD by NEW in the file PATH (a spoiled copy)."""
+    with open(path) as f:
+        text = f.read()
+    with open(path, 'w') as f:
+        f.write(text.replace(old, new))

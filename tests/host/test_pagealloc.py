@@ -39,10 +39,14 @@ class Pagealloc(unittest.TestCase):
                   'dmesg() { if [ -s "$TRIG" ]; then cat "$D/after"; else cat "$D/before"; fi; }\n'
                   'MODE=vtd-strict MODE_TRANSLATES=1 DMESG_PATTERNS=$PATTERNS\n'
                   '"${T}_run"\n')
+        # The patterns as tools/initramfs puts them in the guest: without
+        # the comment lines.
+        patterns = os.path.join(self.tmp, 'dmesg-patterns')
+        with open(os.path.join(REPO, 'tests', 'dmesg-patterns')) as f, open(patterns, 'w') as g:
+            g.write(''.join(l for l in f if l.strip() and not l.startswith('#')))
         env = dict(os.environ, KTAP_SH=os.path.join(TOOLS, 'ktap.sh'), GUEST=GUEST,
                    SGR_LIB=GUEST, SGR_CMDLINE=cmdline, SGR_LEAK_TRIGGER=self.trigger,
-                   TRIG=self.trigger, D=self.tmp, T=test,
-                   PATTERNS=os.path.join(REPO, 'tests', 'dmesg-patterns'))
+                   TRIG=self.trigger, D=self.tmp, T=test, PATTERNS=patterns)
         p = subprocess.run(['dash', '-c', script], env=env, capture_output=True,
                            text=True, timeout=30)
         lines = p.stdout.splitlines()

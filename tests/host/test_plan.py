@@ -16,6 +16,12 @@ sys.path.insert(0, TOOLS)
 import modes  # noqa: E402  pylint: disable=wrong-import-position
 
 
+def pin(name):
+    """The value of NAME in tools/pin.sh."""
+    return subprocess.run(['bash', '-c', f'. "$1/pin.sh"; echo "${name}"', 'sh', TOOLS],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
 def tool_of(cmd):
     """The program a printed command runs, without its directory."""
     return os.path.basename(cmd[0]) if cmd[0] != 'python3' else os.path.basename(cmd[1])
@@ -37,9 +43,9 @@ class Plans(ToolTest):
         cmds, p = self.dry('check')
         tools = [tool_of(c) for c in cmds]
         # The stages, in order.
-        order = ['deps', 'base-tree', 'run.py', 'apply', 'checkpatch.pl', 'build', 'shellcheck',
-                 'kernel-doc', 'make', 'make', 'build', 'make', 'initramfs', 'initramfs', 'vm',
-                 'build', 'vm', 'results.py']
+        order = ['deps', 'base-tree', 'run.py', 'apply', 'checkpatch.pl', 'mails', 'build',
+                 'shellcheck', 'kernel-doc', 'make', 'make', 'build', 'make', 'initramfs',
+                 'initramfs', 'vm', 'build', 'vm', 'results.py']
         pos = 0
         for want in order:
             self.assertIn(want, tools[pos:], f'{want} after {tools[:pos]}')
@@ -47,10 +53,30 @@ class Plans(ToolTest):
         self.assertEqual(tools[-1], 'results.py')
         run_py = cmds[tools.index('run.py')]
         self.assertIn('--strict', run_py)
+        # The pinned sparse (tools/pin.sh) is built from its Debian source
+        # package before its first use, then kbuild runs it (CHECK=).
+        src = next(c for c in cmds if tool_of(c) == 'apt-get' and 'source' in c)
+        self.assertEqual(src[src.index('source'):], ['source', '--download-only',
+                                                     'sparse=' + pin('SGR_SPARSE_VERSION')])
+        self.assertLess(cmds.index(src), tools.index('dpkg-source'))
         makes = [c for c in cmds if tool_of(c) == 'make']
+        self.assertEqual(makes[0][-1], 'sparse')
+        self.assertLess(tools.index('dpkg-source'), cmds.index(makes[0]))
+        sparse = os.path.join(self.cache, 'sparse',
+                              pin('SGR_SPARSE_VERSION').replace('~', '_'), 'sparse')
+        makes = makes[1:]
         self.assertIn('C=2', makes[0])
+        self.assertIn(f'CHECK={sparse}', makes[0])
+        self.assertFalse(os.path.exists(sparse))
         self.assertIn('W=1', makes[1])
         self.assertIn('--tree', run_py)
+        # The mails are b4's (tools/mails: b4 send -o from the b4 prep
+        # branch), with b4 prep --check's report for the gates table.
+        mails = cmds[tools.index('mails')]
+        self.assertEqual(mails[mails.index('--out') + 1], os.path.join(self.tmp, 'run', 'mails'))
+        self.assertIn('--check', mails)
+        self.assertEqual(mails[mails.index('--report') + 1],
+                         os.path.join(self.tmp, 'run', 'b4-check.tsv'))
         # One boot per mode of the check set, traced where the matrix says.
         boots = [c for c in cmds if tool_of(c) == 'vm']
         check_modes = modes.names(modes.load(), ['check'])

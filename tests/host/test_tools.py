@@ -284,6 +284,115 @@ class KdocPlaces(ToolTest):
                           "warning: Function parameter 'x' not described"])
 
 
+class SparseSetup(ToolTest):
+    """tools/lib.sh's sparse_setup: the pinned sparse (tools/pin.sh) from its
+    Debian source package (apt-get source with a private deb-src line,
+    dpkg-source -x, make), built once into the cache; a dry run fetches and
+    builds nothing, and each failing step stops it with a message."""
+
+    MIRROR = 'http://deb.example/debian'
+
+    def setUp(self):
+        super().setUp()
+        pin = subprocess.run(['bash', '-c', '. "$1/pin.sh"; echo "$SGR_SPARSE_VERSION $SGR_SPARSE_SUITE"',
+                              'sh', TOOLS], check=True, capture_output=True, text=True).stdout.split()
+        self.version, self.suite = pin
+        self.top = os.path.join(self.cache, 'sparse', self.version.replace('~', '_'))
+        self.sparse = os.path.join(self.top, 'sparse')
+
+    def setup(self, dry=False):
+        return subprocess.run(['bash', '-c', '. "$1/lib.sh"; sparse_setup; echo "SPARSE=$SPARSE"',
+                               'sh', TOOLS], capture_output=True, text=True, timeout=60,
+                              env=self.tool_env(dry=dry, env={'SGR_DEBIAN_MIRROR': self.MIRROR}))
+
+    def fake_archive(self):
+        """apt-get that logs its calls and 'downloads' the .dsc, dpkg-source
+        that unpacks a Makefile whose sparse target fails while the file
+        'fail' exists; returns the log's path."""
+        log = os.path.join(self.tmp, 'apt.log')
+        self.fake_bin('apt-get', f'echo "$*" >>{log}\n'
+                      'case "$*" in *" source --download-only "*)\n'
+                      f'  echo dsc >sparse_{self.version}.dsc ;;\n'
+                      'esac\n')
+        mk = os.path.join(self.tmp, 'fake-sparse.mk')
+        with open(mk, 'w') as f:
+            f.write(f'sparse:\n\t@if [ -e {self.tmp}/fail ]; then echo "sparse.c:1:1: error: boom"; exit 1; fi\n'
+                    "\tprintf '#!/bin/sh\\necho \"$(SPARSE_VERSION)\"\\n' >$@ && chmod +x $@\n")
+        self.fake_bin('dpkg-source', f'[ "$1 $2" = "--no-copy -x" ] && [ -f "$3" ] || exit 2\n'
+                      f'mkdir "$4" && cp {mk} "$4/Makefile"\n')
+        return log
+
+    def test_dry_run_prints_the_fetch_and_the_build(self):
+        p = self.setup(dry=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(f'SPARSE={self.sparse}', p.stdout)
+        cmds = commands(p.stderr)
+        apt = os.path.join(self.cache, 'apt', f'{self.suite}-source')
+        got = [c for c in cmds if c[0] == 'apt-get']
+        self.assertEqual([c[-1] for c in got], ['update', f'sparse={self.version}'])
+        self.assertEqual(got[1][-3:-1], ['source', '--download-only'])
+        self.assertIn(f'Dir::Etc::SourceList={apt}/sources.list', got[0])
+        with open(os.path.join(apt, 'sources.list')) as f:
+            line = f.read().strip()
+        self.assertTrue(line.startswith('deb-src ['), line)
+        self.assertTrue(line.endswith(f'] {self.MIRROR} {self.suite} main'), line)
+        dsc = os.path.join(self.top, 'dl', f'sparse_{self.version}.dsc')
+        self.assertIn(['dpkg-source', '--no-copy', '-x', dsc, os.path.join(self.top, 'src')], cmds)
+        make = next(c for c in cmds if c[0] == 'make')
+        self.assertEqual(make[:3], ['make', '-C', os.path.join(self.top, 'src')])
+        self.assertEqual(make[-1], 'sparse')
+        self.assertIn('HAVE_LLVM=no', make)
+        # Nothing fetched, nothing built.
+        self.assertFalse(os.path.exists(dsc))
+        self.assertFalse(os.path.exists(self.sparse))
+
+    def test_binary_downloads_keep_their_deb_line(self):
+        dest = os.path.join(self.tmp, 'debs')
+        p = subprocess.run(['bash', '-c', '. "$1/lib.sh"; debian_download "$2" trixie amd64 "$3" b4=1',
+                            'sh', TOOLS, self.MIRROR, dest], capture_output=True, text=True,
+                           env=self.tool_env(dry=True), timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual([c[-2:] for c in commands(p.stderr) if c[0] == 'apt-get'][1:],
+                         [['download', 'b4=1']])
+        with open(os.path.join(self.cache, 'apt', 'trixie-amd64', 'sources.list')) as f:
+            self.assertEqual(f.read(), f'deb [arch=amd64 signed-by=/usr/share/keyrings/'
+                             f'debian-archive-keyring.gpg] {self.MIRROR} trixie main\n')
+
+    def test_download_failure_is_an_error(self):
+        self.fake_bin('apt-get', 'case "$*" in *" source "*)\n'
+                      '  echo "E: Unable to find a source package for sparse" >&2; exit 100 ;;\n'
+                      'esac\n')
+        p = self.setup()
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(f'error: cannot download the source package sparse={self.version} '
+                      f'from {self.suite}', p.stderr)
+        self.assertNotIn('SPARSE=', p.stdout)
+        self.assertFalse(os.path.exists(self.sparse))
+
+    def test_build_failure_then_a_build_then_the_cache(self):
+        log = self.fake_archive()
+        open(os.path.join(self.tmp, 'fail'), 'w').close()
+        p = self.setup()
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(f'error: the build of sparse {self.version} failed: '
+                      'sparse.c:1:1: error: boom', p.stderr)
+        self.assertIn(os.path.join(self.top, 'build.log'), p.stderr)
+        self.assertFalse(os.path.exists(self.sparse))
+        os.remove(os.path.join(self.tmp, 'fail'))
+        p = self.setup()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, f'SPARSE={self.sparse}\n')
+        self.assertIn(self.version, subprocess.run([self.sparse], capture_output=True,
+                                                   text=True).stdout)
+        with open(log) as f:
+            calls = f.read()
+        # A second call only sets SPARSE: nothing fetched, built or said.
+        p = self.setup()
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, f'SPARSE={self.sparse}\n', ''))
+        with open(log) as f:
+            self.assertEqual(f.read(), calls)
+
+
 class ApplyLeftovers(ToolTest):
     """What a killed run leaves in the applied worktree: git's lock files and
     an unfinished git am.  A lock nobody holds is removed, one a live
@@ -756,6 +865,115 @@ class Vm(ToolTest):
                           '--initramfs', self.initrd, '--gdb-run', '', dry=True)
         self.assertEqual(p.returncode, 2)
         self.assertIn('--gdb-run needs a command', p.stderr)
+
+    def test_qemu_opts_are_appended_word_by_word(self):
+        cmd, _ = self.qemu('vtd-strict', '--qemu-opts', '-d guest_errors  -device "edu,addr=16.0"',
+                           '--qemu-opts', "-name 'a b'")
+        self.assertEqual(cmd[-6:], ['-d', 'guest_errors', '-device', 'edu,addr=16.0',
+                                    '-name', 'a b'])
+        cmd, _ = self.qemu('smmuv3-strict', '--qemu-opts', '-d guest_errors')
+        self.assertEqual(cmd[-2:], ['-d', 'guest_errors'])
+        for opts, why in (('-name "a', 'cannot split'), (None, 'needs arguments')):
+            with self.subTest(opts=opts):
+                p = self.run_tool('vm', '--mode', 'noiommu', '--kernel', self.kernel,
+                                  '--initramfs', self.initrd,
+                                  *(('--qemu-opts', opts) if opts else ('--qemu-opts',)), dry=True)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn(why, p.stderr)
+
+    @staticmethod
+    def cpio_files(data):
+        """The regular files of the concatenated newc archives DATA, by
+        name; a later one replaces an earlier one, as in the kernel."""
+        files, i = {}, 0
+        while i < len(data):
+            if data[i:i + 1] == b'\0':
+                i += 1
+                continue
+            assert data[i:i + 6] == b'070701', (i, data[i:i + 16])
+            f = [int(data[i + 6 + 8 * k:i + 14 + 8 * k], 16) for k in range(13)]
+            mode, size, namesize = f[1], f[6], f[11]
+            name = data[i + 110:i + 110 + namesize - 1].decode()
+            i += 110 + namesize
+            i += -i % 4
+            if mode & 0o170000 == 0o100000:
+                files[name] = data[i:i + size]
+            i += size
+            i += -i % 4
+        return files
+
+    def test_exec_puts_the_command_in_an_appended_cpio(self):
+        # The tests' empty initramfs, and one with bytes to keep.
+        cmd_text = 'printf \'%s|\' "a  b" \'c"d\' $HOME; echo \\\n\nexit 7'
+        for base in (b'', b'070701' + b'0' * 104 + b'x' * 9):
+            with self.subTest(base=len(base)):
+                with open(self.initrd, 'wb') as f:
+                    f.write(base)
+                cmd, p = self.qemu('vtd-strict', '--exec', cmd_text, '--append', 'foo=1 bar')
+                out = os.path.join(self.tmp, 'run')
+                initrd = cmd[cmd.index('-initrd') + 1]
+                self.assertEqual(initrd, os.path.join(out, 'initramfs-exec.cpio'))
+                with open(initrd, 'rb') as f:
+                    data = f.read()
+                # The initramfs as it was, zeros to a 512-byte boundary, the
+                # archive with the command, byte for byte.
+                pad = -len(base) % 512
+                self.assertEqual(data[:len(base) + pad], base + b'\0' * pad)
+                self.assertEqual(self.cpio_files(data[len(base) + pad:]),
+                                 {'etc/sgr-exec': cmd_text.encode()})
+                append = self.append_of(cmd)
+                ids = [a for a in append if a.startswith('sgr.exec=')]
+                self.assertEqual(len(ids), 1, append)
+                self.assertRegex(ids[0], r'^sgr\.exec=[0-9a-f]{16}$')
+                # --append still comes last; no tests, so nothing to expect.
+                self.assertEqual(append[-2:], ['foo=1', 'bar'])
+                self.assertFalse([a for a in append if a.startswith(('sgr.tests', 'sgr.shell'))])
+                self.assertFalse(os.path.exists(os.path.join(out, 'expect.json')))
+        # Two boots, two ids.
+        a, _ = self.qemu('noiommu', '--exec', 'true')
+        b, _ = self.qemu('noiommu', '--exec', 'true')
+        self.assertNotEqual([w for w in self.append_of(a) if w.startswith('sgr.exec=')],
+                            [w for w in self.append_of(b) if w.startswith('sgr.exec=')])
+
+    def test_exec_and_shell_usage_errors(self):
+        bad = ((('--exec', ''), '--exec needs a command'),
+               (('--exec', ' \t\n'), '--exec needs a command'),
+               (('--exec',), '--exec needs a command'),
+               (('--exec', 'true', '--tests', 'proof'), 'not with --tests'),
+               (('--shell', '--gdb-run', 'true'), 'not both'))
+        for args, why in bad:
+            with self.subTest(args=args):
+                p = self.run_tool('vm', '--mode', 'noiommu', '--kernel', self.kernel,
+                                  '--initramfs', self.initrd, *args, dry=True)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn(why, p.stderr)
+
+    def test_shell_puts_the_console_on_stdio(self):
+        out = os.path.join(self.tmp, 'run')
+        for mode, tty in (('noiommu', 'console=ttyS0'), ('smmuv3-strict', 'console=ttyAMA0')):
+            with self.subTest(mode=mode):
+                cmd, p = self.qemu(mode, '--shell')
+                # No timeout: the shell stays as long as it is used.
+                self.assertTrue(cmd[0].startswith('qemu-system-'), cmd[:3])
+                self.assertIn('timeout none', p.stderr)
+                self.assertIn(f'stdio,id=sgrcon,mux=on,signal=off,logfile={out}/console.log', cmd)
+                self.assertEqual(cmd[cmd.index('-serial') + 1], 'chardev:sgrcon')
+                self.assertNotIn(f'file:{out}/console.log', cmd)
+                self.assertIn('guest.ktap', ' '.join(cmd))
+                append = self.append_of(cmd)
+                self.assertIn('sgr.shell=1', append)
+                self.assertIn(tty, append)
+                # No tests: nothing to expect.
+                self.assertFalse(os.path.exists(os.path.join(out, 'expect.json')))
+        cmd, _ = self.qemu('noiommu', '--shell', '--timeout', '42', '--tests', 'proof')
+        self.assertEqual(cmd[:5], ['timeout', '--foreground', '-k', '10', '42'])
+        self.assertIn('sgr.tests=proof', self.append_of(cmd))
+        cmd, _ = self.qemu('noiommu', '--shell', '--exec', 'uname -a')
+        self.assertIn('sgr.shell=1', self.append_of(cmd))
+        self.assertTrue([w for w in self.append_of(cmd) if w.startswith('sgr.exec=')])
+        cmd, _ = self.qemu('noiommu')
+        self.assertIn(f'file:{out}/console.log', cmd)
+        self.assertNotIn('sgr.shell=1', self.append_of(cmd))
 
     def test_unknown_mode_is_a_usage_error(self):
         p = self.run_tool('vm', '--mode', 'bogus', '--kernel', self.kernel)

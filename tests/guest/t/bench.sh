@@ -126,6 +126,10 @@ bench_value() {
 	printf '%s\n' "$1" | sed -n "s/.*# $2: //p" | head -n 1
 }
 
+bench_needs() {
+	echo bench_zswap_ab sgr.bench_zswap_mib
+}
+
 bench_zswap() {
 	local bad=0
 	if [ "$BENCH_ZSWAP_MIB" = 0 ]; then

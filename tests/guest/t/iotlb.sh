@@ -26,20 +26,27 @@ iotlb_cases() {
 	echo iotlb_counts
 }
 
+iotlb_needs() {
+	echo iotlb_counts strict CONFIG_CRYPTO_DEV_LZ4_DMATEST
+}
+
 iotlb_run() {
 	local f iovas ph val r0 r1 rc c did before left mib="$IOTLB_MIB" why=""
 	# memory.max is 3/4 of the region, in whole MiB.
 	[ "$mib" -ge 4 ] 2>/dev/null || mib=4
 	f=$(lz4dt_stats)
 	iovas=$LZ4DT_DBG/served_iovas
-	if ! lz4dt_bound; then
-		result skip iotlb_counts "lz4-dmatest not built or not bound"
-		return
-	elif [ "${MODE_STRICT:-0}" != 1 ]; then
+	if [ "${MODE_STRICT:-0}" != 1 ]; then
 		result skip iotlb_counts "mode $MODE is not strict (group type '${MODE_TYPE:-}', not DMA)"
 		return
+	elif [ ! -d "$LZ4DT" ]; then
+		result skip iotlb_counts "lz4-dmatest is not built in"
+		return
+	elif ! lz4dt_bound; then
+		result 1 iotlb_counts "lz4-dmatest is built in but did not bind $TESTDEV"
+		return
 	elif [ ! -e "$ZP/reuse_dma_buffer" ] || [ ! -e "$iovas" ]; then
-		result skip iotlb_counts "no zswap.reuse_dma_buffer or served_iovas"
+		result 1 iotlb_counts "lz4-dmatest is bound, but there is no zswap.reuse_dma_buffer or served_iovas"
 		return
 	fi
 	# The zswap test normally ran before and left swap on.

@@ -11,10 +11,15 @@
 # purpose, between two "expected report" marker lines: the checker's
 # report must be between them.  Any other report of it fails dmesg_clean.
 # Without the parameter (no translation, or a kernel without the checker,
-# such as the 6.12 backport) the case is skipped, saying why.
+# such as the 6.12 backport) the case is skipped, saying why; the host
+# allows that skip only in such a boot (pagealloc_needs).
 
 pagealloc_cases() {
 	echo iommu_debug_pagealloc_live
+}
+
+pagealloc_needs() {
+	echo iommu_debug_pagealloc_live translate CONFIG_IOMMU_DEBUG_PAGEALLOC
 }
 
 pagealloc_run() {
