@@ -478,3 +478,20 @@ series_patch() {
 	p=$(series_patches | sed -n "${1}p")
 	echo "${p:-patch $1}"
 }
+
+# warnings_in TREE LIST [LOG]: the compiler's (or sparse's) warnings and
+# errors in LOG (default: stdin) that are in a file LIST names (one path of
+# TREE a line), each as "path:line:col: warning: ...", the path relative to
+# TREE: with O= outside the tree, kbuild names a file by its absolute path.
+warnings_in() {
+	awk -v top="$(realpath "$1")/" '
+		NR == FNR { if ($0 != "") want[$0] = 1; next }
+		{
+			line = $0
+			if (index(line, top) == 1) line = substr(line, length(top) + 1)
+			sub(/^\.\//, "", line)
+			if (!match(line, /^[^:]+:[0-9]+:[0-9]+: (warning|error):/)) next
+			split(line, f, ":")
+			if (f[1] in want) print line
+		}' "$2" "${3:--}"
+}

@@ -97,6 +97,13 @@ class Plans(ToolTest):
             self.assertEqual(kernel.endswith('arm64-test/arch/arm64/boot/Image'), arm, kernel)
             self.assertEqual(initrd.endswith('initramfs-arm64.cpio'), arm, initrd)
         self.assertIn('smmuv3-strict', check_modes)
+        # The robot's configurations of set "check", at the head (with
+        # KSRC, as here, the backport stack and its robot stage are left out).
+        robots = [c for c in cmds if tool_of(c) == 'robot']
+        self.assertEqual(len(robots), 1)
+        self.assertEqual(robots[0][robots[0].index('--set') + 1], 'check')
+        self.assertNotIn('--each-patch', robots[0])
+        self.assertLess(tools.index('robot'), tools.index('vm'))
         # Nothing was built or booted: no kernel image, no QEMU.
         self.assertNotIn('qemu-system-x86_64', ' '.join(' '.join(c) for c in cmds))
         self.assertFalse(os.path.exists(os.path.join(self.cache, 'build')))
