@@ -25,12 +25,13 @@ applied_commits() {
 	git -C "$APPLIED" rev-list --reverse "$(base_rev)..HEAD"
 }
 
-# gate_rest GATE FROM STATUS [REASON]: rows for patches FROM.. of the series.
-gate_rest() {
-	local k=$2 n
-	n=$(series_patches | wc -l)
-	while [ "$k" -le "$n" ]; do
-		gate_row "$GATES" "$(series_patch "$k")" "$1" "$3" "${4:-}"
+# gate_rows GATE FROM TO STATUS [REASON]: the same row for patches FROM to
+# TO of the series (TO "end": its last).
+gate_rows() {
+	local k=$2 to=$3
+	[ "$to" != end ] || to=$(series_patches | wc -l)
+	while [ "$k" -le "$to" ]; do
+		gate_row "$GATES" "$(series_patch "$k")" "$1" "$4" "${5:-}"
 		k=$((k + 1))
 	done
 }
@@ -87,13 +88,9 @@ gate_am() {
 	why=$(grep -m1 '^error:' "$amlog" 2>/dev/null || true)
 	git -C "$gate" am --abort >/dev/null 2>&1 || true
 	[ "$n" -gt 0 ] || why="no mails in ${mails#"$RUN"/}"
-	k=1
-	while [ "$k" -lt "$next" ]; do
-		gate_row "$GATES" "$(series_patch "$k")" "git am" ok
-		k=$((k + 1))
-	done
+	gate_rows "git am" 1 $((next - 1)) ok
 	gate_row "$GATES" "$(series_patch "$next")" "git am" FAIL "${why:-git am stopped here (${amlog#"$RUN"/})}"
-	gate_rest "git am" $((next + 1)) "not tried"
+	gate_rows "git am" $((next + 1)) end "not tried"
 	result 1 "git am of the mails on a pristine tree" \
 		"it stopped at $(series_patch "$next")${why:+: $why}"
 }
@@ -127,7 +124,7 @@ gate_quilt() {
 		if [ -n "$why" ]; then
 			indent <<<"$out" | tail -n 20 >&2
 			gate_row "$GATES" "$p" quilt FAIL "$why"
-			gate_rest quilt $((k + 1)) "not tried"
+			gate_rows quilt $((k + 1)) end "not tried"
 			result 1 "QUILT_PATCHES=${STACK_PATCHES#"$REPO_DIR"/} quilt push --fuzz=0, one patch at a time" "$p: $why"
 			return 0
 		fi
@@ -161,6 +158,6 @@ gate_b4() {
 		[ -n "$why" ] || why=$(tail -n1 "$log" 2>/dev/null || true)
 		result 1 "b4 prep branch and b4 prep --check" "${why:-b4 prep --check did not run}"
 		gate_row "$GATES" "$(series_patch 1)" "b4 --check" FAIL "b4 prep --check did not run: ${why:-no report}"
-		gate_rest "b4 --check" 2 "not tried"
+		gate_rows "b4 --check" 2 end "not tried"
 	fi
 }
