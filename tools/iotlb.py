@@ -184,20 +184,6 @@ class Report:
     how: str = ''                 # how the domain was found, when not by a marker
 
 
-def read_requests(ktap: str) -> Dict[str, int]:
-    """'# iotlb-requests PHASE N' lines of the guest's KTAP."""
-    out: Dict[str, int] = {}
-    try:
-        with open(ktap, errors='replace') as f:
-            for line in f:
-                m = re.match(r'^\s*# iotlb-requests (on|off) (\d+)\s*$', line)
-                if m:
-                    out[m.group(1)] = int(m.group(2))
-    except FileNotFoundError:
-        pass
-    return out
-
-
 def count(lines, requests: Dict[str, int]) -> Report:
     """Walk the trace in order: markers open and close phases; the events
     of the test device's domain inside a phase are that phase's."""
@@ -320,11 +306,53 @@ def trace_path(run_dir: str) -> Optional[str]:
     return None
 
 
-def analyse(run_dir: str) -> Report:
+def analyse(run_dir: str, requests: Dict[str, int]) -> Report:
+    """RUN_DIR's trace, counted; REQUESTS: lz4-dmatest's requests per phase
+    (the guest's IOTLB records, tools/boot.py)."""
     path = trace_path(run_dir)
     opener = gzip.open if path.endswith('.gz') else open
     with opener(path, 'rt', errors='replace') as f:
-        return count(f, read_requests(os.path.join(run_dir, 'guest.ktap')))
+        return count(f, requests)
+
+
+def guest_requests(run_dir: str) -> Dict[str, int]:
+    """The requests per phase of RUN_DIR's boot: its boot.json, else its
+    guest.ktap's IOTLB records (a boot tools/boot.py has not read yet)."""
+    import boot  # pylint: disable=import-outside-toplevel
+    b = boot.load(run_dir)
+    if b is not None and b.iotlb:
+        return b.iotlb
+    res = boot.ModeResult('')
+    boot.take_records(res, boot.records(boot.read_lines(os.path.join(run_dir, 'guest.ktap'))))
+    return res.iotlb
+
+
+def print_table(rows: List[Tuple[str, Dict[str, float]]], out=sys.stdout) -> None:
+    """The table of the IOMMU's work per zswap request, one row per boot and
+    phase: ROWS are (boot, its metrics) of the traced boots (the metrics()
+    of each, in its boot.json).  make check's summary and make demo's
+    report print this one table."""
+    rows = [(m, met) for m, met in rows if 'iotlb_requests_on' in met]
+    if not rows:
+        return
+    print('== the IOMMU work per zswap request, counted on the host with QEMU trace events '
+          '(VT-d: IOTLB invalidations; virtio-iommu: map + unmap requests; SMMUv3: TLB '
+          'invalidation commands) in the test device\'s domain; the phases and the IOVAs the '
+          'cache served are read from the guest\'s markers in the same ordered trace', file=out)
+    print(f'  {"boot":<24}{"marking":<9}{"requests":>9}{"events":>8}{"per request":>12}'
+          f'{"on served IOVAs":>16}', file=out)
+
+    def cell(met, key):
+        v = met.get(key)
+        return '-' if v is None else f'{v:g}'
+    for m, met in rows:
+        for ph in ('on', 'off'):
+            print(f'  {m:<24}{ph:<9}{cell(met, "iotlb_requests_" + ph):>9}'
+                  f'{cell(met, "iotlb_events_" + ph):>8}'
+                  f'{cell(met, "iotlb_events_per_request_" + ph):>12}'
+                  f'{cell(met, "iotlb_buffer_events_" + ph):>16}', file=out)
+        print(f'  {m:<24}events on the served IOVAs after the on phase (their teardown): '
+              f'{cell(met, "iotlb_after_on_buffer_events")}', file=out)
 
 
 CASES = ('iotlb.buffer_events_marking_on', 'iotlb.buffer_unmapped_after_on',
@@ -332,7 +360,7 @@ CASES = ('iotlb.buffer_events_marking_on', 'iotlb.buffer_unmapped_after_on',
 
 
 def verdict(rep: Report) -> List[Tuple[str, bool, str]]:
-    """(case, passed, reason) for tools/results.py."""
+    """(case, passed, reason) for tools/boot.py."""
     on, off = rep.counts['on'], rep.counts['off']
     if rep.problems:
         why = '; '.join(rep.problems)
@@ -428,7 +456,7 @@ def main(argv=None) -> int:
         print(f'iotlb.py: no qemu-trace.log in {a.run_dir} (boot with tools/vm --trace auto)',
               file=sys.stderr)
         return 2
-    rep = analyse(a.run_dir)
+    rep = analyse(a.run_dir, guest_requests(a.run_dir))
     print_report(rep)
     return 0 if all(ok for _, ok, _ in verdict(rep)) else 1
 

@@ -5,9 +5,10 @@
 
 RUN_DIR holds one directory per boot: boot/<mode>/ timed under TCG with
 every vCPU, icount/<mode>/ counted under -icount on one vCPU (each ns
-figure is a guest instruction), each with the guest's KTAP (guest.ktap:
-"# BENCH", "# HIST" and "# ZSWAPAB" lines of tests/guest/t/bench.sh), the
-QEMU command line (qemu-cmdline) and boot-info; steps/<mode>/steps.json of
+figure is a guest instruction), each with its boot.json (tools/boot.py:
+the benchmark runs, histogram buckets and zswap A/B passes that
+tests/guest/t/bench.sh recorded, the metrics, the verdicts), the QEMU
+command line (qemu-cmdline) and boot-info; steps/<mode>/steps.json of
 tools/steps.py; and setup.txt written by tools/demo.  Prints the report
 and writes, next to it in RUN_DIR: report.txt, results.csv and
 results-icount.csv (one row per benchmark run), hist.csv (every histogram
@@ -21,7 +22,6 @@ targets of the issue are stated as met or missed with the ratios.
 import csv
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -30,9 +30,10 @@ from typing import Dict, List, Optional, Tuple
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import modes as matrix  # noqa: E402  pylint: disable=wrong-import-position
 import steps as steps_tool  # noqa: E402  pylint: disable=wrong-import-position
-from results import read_word as read  # noqa: E402  pylint: disable=wrong-import-position
+import boot  # noqa: E402  pylint: disable=wrong-import-position
+import iotlb  # noqa: E402  pylint: disable=wrong-import-position
+from boot import read_word as read  # noqa: E402  pylint: disable=wrong-import-position
 
-KV = re.compile(r'(\w+)=(\S*)')
 METHOD_ORDER = ['single', 'sg', 'sg1', 'bounce', 'unmarked', 'iova', 'reuse']
 METHOD_TEXT = {
     'single': 'plain dma_map_single',
@@ -77,33 +78,6 @@ def num(v: str) -> Optional[float]:
         return float(v)
     except (TypeError, ValueError):
         return None
-
-
-def ktap_lines(path: str) -> List[str]:
-    try:
-        with open(path, errors='replace') as f:
-            return [l.replace('\r', '').strip() for l in f]
-    except FileNotFoundError:
-        return []
-
-
-def parse_boot(d: str) -> Dict:
-    """The benchmark runs, histograms and zswap passes of one boot."""
-    runs, hists, zswap = [], [], []
-    for l in ktap_lines(os.path.join(d, 'guest.ktap')):
-        if l.startswith('# BENCH '):
-            r = dict(KV.findall(l))
-            runs.append(r)
-        elif l.startswith('# HIST '):
-            f = l.split()
-            # "# HIST method granule threads side lo hi count"
-            if len(f) == 9:
-                hists.append({'method': f[2], 'granule': f[3], 'threads': f[4],
-                              'side': f[5], 'lo': int(f[6]), 'hi': int(f[7]),
-                              'count': int(f[8])})
-        elif l.startswith('# ZSWAPAB '):
-            zswap.append(dict(KV.findall(l)))
-    return {'runs': runs, 'hists': hists, 'zswap': zswap}
 
 
 def per_request(r: Dict) -> Optional[float]:
@@ -158,13 +132,25 @@ def per_request_insns(r: Dict) -> Optional[float]:
 
 
 def load_boots(root: str) -> Dict[str, Dict]:
-    """Every boot directory under ROOT, parsed, in matrix order."""
+    """Every boot directory under ROOT with a boot.json (tools/boot.py), in
+    matrix order: its benchmark runs, histogram buckets, zswap A/B passes
+    and metrics.  A boot without one (it did not finish) has none of them;
+    out_of_line() says so."""
     if not os.path.isdir(root):
         return {}
     modes = [d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d))]
     order = matrix.order(MODES)
     modes.sort(key=lambda m: (order.get(m, 99), m))
-    return {m: parse_boot(os.path.join(root, m)) for m in modes}
+    out = {}
+    for m in modes:
+        b = boot.load(os.path.join(root, m))
+        out[m] = {'runs': b.bench if b else [],
+                  'hists': [dict(h, lo=int(h['lo']), hi=int(h['hi']), count=int(h['count']))
+                            for h in (b.hist if b else [])
+                            if all(str(h.get(k, '')).isdigit() for k in ('lo', 'hi', 'count'))],
+                  'zswap': b.zswap if b else [],
+                  'metrics': b.metrics if b else {}}
+    return out
 
 
 def load_steps(root: str) -> Dict[str, Dict]:
@@ -424,7 +410,7 @@ def write_report(run: str, tcg: Dict, ic: Dict, steps: Dict, out) -> None:
     zswap_table(tcg, 'TCG, wall time', out)
     zswap_table(ic, 'icount: ns are guest instructions', out)
     zswap_targets(tcg, ic, out)
-    iotlb_table(run, list(tcg), out)
+    iotlb_table(tcg, out)
     out_of_line(run, out)
     print('\nThe wall-time figures are from QEMU TCG guests (emulated CPU and IOMMU): compare '
           'them with each other, not with hardware.  The instruction counts do not depend on the '
@@ -661,35 +647,13 @@ def zswap_targets(tcg: Dict, ic: Dict, out) -> None:
 
 
 
-def iotlb_table(run: str, modes: List[str], out) -> None:
-    """What the emulated IOMMU did per zswap request (tools/iotlb.py)."""
-    rows = []
-    for m in modes:
-        p = os.path.join(run, 'boot', m, 'result.json')
-        try:
-            with open(p) as f:
-                met = json.load(f).get('metrics', {})
-        except (OSError, ValueError):
-            continue
-        if 'iotlb_requests_on' in met:
-            rows.append((m, met))
-    if not rows:
-        return
-    print('\n== the IOMMU work per zswap request, counted on the host with QEMU '
-          'trace events (VT-d: IOTLB invalidations; virtio-iommu: map + unmap requests; '
-          'SMMUv3: TLB invalidation commands), '
-          'in the test device\'s domain, phases and served IOVAs read from the guest\'s '
-          'markers in the same ordered trace', file=out)
-    print(f'  {"mode":<20}{"marking":<9}{"requests":>9}{"events":>8}{"per request":>12}'
-          f'{"on served IOVAs":>16}', file=out)
-    for m, met in rows:
-        for ph in ('on', 'off'):
-            print(f'  {m:<20}{ph:<9}{met.get("iotlb_requests_" + ph, "-"):>9}'
-                  f'{met.get("iotlb_events_" + ph, "-"):>8}'
-                  f'{met.get("iotlb_events_per_request_" + ph, "-"):>12}'
-                  f'{met.get("iotlb_buffer_events_" + ph, "-"):>16}', file=out)
-        print(f'  {m:<20}events on the served IOVAs after the on phase (their teardown): '
-              f'{met.get("iotlb_after_on_buffer_events", "-")}', file=out)
+def iotlb_table(tcg: Dict, out) -> None:
+    """What the emulated IOMMU did per zswap request (tools/iotlb.py's
+    table, the one make check's summary prints)."""
+    rows = [(m, b['metrics']) for m, b in tcg.items()]
+    if any('iotlb_requests_on' in met for _, met in rows):
+        print(file=out)
+    iotlb.print_table(rows, out)
 
 
 def out_of_line(run: str, out) -> None:
@@ -704,15 +668,12 @@ def out_of_line(run: str, out) -> None:
             if not os.path.isdir(os.path.join(d, m)):
                 continue
             label = m if root == 'boot' else f'{m} ({root})'
-            p = os.path.join(d, m, 'result.json')
-            try:
-                with open(p) as f:
-                    cases = json.load(f).get('cases', [])
-            except (OSError, ValueError):
-                rows.append((label, 'boot', 'no result.json: the boot did not finish'))
+            b = boot.load(os.path.join(d, m))
+            if b is None:
+                rows.append((label, 'boot', 'no boot.json: the boot did not finish'))
                 continue
-            rows += [(label, c['name'], c.get('reason', '')) for c in cases
-                     if c['status'] == 'fail']
+            rows += [(label, c.name, c.reason) for c in b.cases
+                     if c.status == boot.Status.FAIL]
             if root == 'steps':
                 st = read(os.path.join(d, m, 'gdb-run.status'))
                 if st != '0':
@@ -739,19 +700,15 @@ def write_keyed_csv(path: str, boots: Dict, part: str) -> None:
                 w.writerow([m] + [r.get(k, '') for k in keys])
 
 
-def write_iotlb_csv(run: str, modes: List[str]) -> None:
+def write_iotlb_csv(run: str, tcg: Dict) -> None:
     """iotlb.csv: the traced boots' IOMMU work per zswap request, a row
     per mode and phase (what the iotlb table prints)."""
     with open(os.path.join(run, 'iotlb.csv'), 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(['iommu_mode', 'phase', 'requests', 'events', 'per_request',
                     'buffer_events', 'after_on_buffer_events'])
-        for m in modes:
-            try:
-                with open(os.path.join(run, 'boot', m, 'result.json')) as r:
-                    met = json.load(r).get('metrics', {})
-            except (OSError, ValueError):
-                continue
+        for m, b in tcg.items():
+            met = b['metrics']
             if 'iotlb_requests_on' not in met:
                 continue
             for ph in ('on', 'off'):
@@ -774,7 +731,7 @@ def write_raw(run: str, tcg: Dict, ic: Dict) -> None:
             for h in b['hists']:
                 w.writerow([m, h['method'], h['granule'], h['threads'], h['side'],
                             h['lo'], h['hi'], h['count']])
-    write_iotlb_csv(run, list(tcg))
+    write_iotlb_csv(run, tcg)
     with open(os.path.join(run, 'results.json'), 'w') as f:
         json.dump({'setup': read(os.path.join(run, 'setup.txt')),
                    'modes': {m: dict(b, qemu=read(os.path.join(run, 'boot', m, 'qemu-cmdline')))

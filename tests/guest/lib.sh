@@ -26,6 +26,50 @@
 #                  A case with no line may never skip.
 # The KTAP itself goes through tools/ktap.sh (/lib/sgr/ktap.sh), which
 # /init sources and points at fd 3 (KTAP_FD=3, /dev/ttyS1).
+#
+# Records: every number the host reads from the guest is in a record, a
+# KTAP diagnostic line at the current depth in one dialect,
+#
+#   # SGR KIND key=value key=value ...
+#
+# KIND an upper-case word, keys of [a-z_0-9], values without blanks (empty
+# where a number is unknown).  Written by record and record_lines (below)
+# and by tests/guest/zswap_stress.c; read on the host (tools/boot.py).
+# Any other diagnostic line is prose for humans: no number is read from it.
+# The kinds:
+#
+#   METRIC key=N ...       numbers of the boot (the host keeps the last
+#                          value per key): fire_hotplug, fire_switch,
+#                          teardown_stop, teardown_overlap, remove_checked,
+#                          unbound_refused, rebound_refused, cache_marked,
+#                          cache_hits, cache_misses, fallback_no_cache
+#                          (t/zswap.sh); swiotlb_used_hiwater
+#                          (t/dmabench.sh); kunit_rerun_<suite>_ran, the
+#                          rerun's cases that did not skip (t/kunit.sh)
+#   STRESS name=NAME pass=N pages=N seed=N swapout_pages_per_s=N
+#          zswap_stored_pages=N swapin_pages_per_s=N mismatches=N
+#          zswpout=N zswpin=N pswpout=N pswpin=N
+#          [vmstat_zswpout=N vmstat_zswpin=N] [zswpwb=N]
+#                          one pass of zswap_stress (its --name), inside
+#                          its nested document before the pass's cases:
+#                          the pass's event counts (zswpout and zswpin the
+#                          cgroup's with --cgroup, vmstat_* then the
+#                          system's; zswpwb where the kernel counts it),
+#                          zswap_stored_pages after the swap-out (-1:
+#                          unreadable); none for a pass that failed setup
+#   BENCH method=M KEY=V...
+#                          one dma_map_benchmark run: the tool's RESULT
+#                          line (t/bench.sh, t/steps.sh)
+#   HIST method=M granule=G threads=T side=map|unmap lo=NS hi=NS count=N
+#                          one histogram bucket of that run (t/bench.sh)
+#   ZSWAPAB pass=N marking=on|off rc=N store_pps=N load_pps=N
+#           mismatches=N requests=N map_ns=N req_ns=N served=N
+#                          one zswap pass of bench_zswap_ab: its stress's
+#                          rates, and lz4-dmatest's counters over it
+#                          (t/bench.sh)
+#   IOTLB phase=on|off requests=N
+#                          lz4-dmatest's requests in an iotlb phase
+#                          (t/iotlb.sh)
 
 # Where the library and t/ are (/init: /lib/sgr; tests/guest/plan: beside it).
 SGR_LIB=${SGR_LIB:-/lib/sgr}
@@ -190,6 +234,70 @@ verdict() {
 }
 
 diag() { ktap_diag "$@"; }
+
+# record KIND KEY=VALUE...: one record (see the top of this file),
+# "# SGR KIND KEY=VALUE ..." at the current depth.  A KIND that is not an
+# upper-case word (or none), or a field that is not KEY=VALUE with a KEY
+# of [a-z_0-9] and a VALUE without blanks, refuses the whole record: a
+# prose line says why instead, and record returns 1.
+record() {
+	sgr_record_check "$@" || return
+	ktap_diag "SGR $*"
+}
+
+# record_lines KIND [KEY=VALUE...]: every line of stdin, blank-separated
+# KEY=VALUE fields, as a record of KIND: the given fields, then the line's.
+# One pass, as diag_lines (its fork-free reason); a line with a field that
+# is not KEY=VALUE becomes a prose line that says so; empty lines go.
+record_lines() {
+	if ! sgr_record_check "$@"; then
+		cat >/dev/null
+		return 1
+	fi
+	tr '\r\t' '  ' | SGR_RECORD_PREFIX="$(sgr_pad)# " SGR_RECORD_HEAD="$*" awk '
+		NF == 0 { next }
+		{
+			bad = ""
+			for (i = 1; i <= NF; i++)
+				if ($i !~ /^[a-z_0-9]+=/) { bad = $i; break }
+			line = ENVIRON["SGR_RECORD_HEAD"]
+			for (i = 1; i <= NF; i++)
+				line = line " " $i
+			if (bad != "")
+				print ENVIRON["SGR_RECORD_PREFIX"] "record refused, field \"" bad "\" is not key=value: " line
+			else
+				print ENVIRON["SGR_RECORD_PREFIX"] "SGR " line
+		}' >&"$KTAP_FD"
+}
+
+# sgr_record_check KIND [KEY=VALUE...]: whether KIND and the fields make a
+# record; if not, a prose line says why.  No fork: the check costs a
+# record nothing beyond ktap_diag's own.
+sgr_record_check() {
+	local kind="${1:-}" f why=''
+	case $kind in
+	''|[!A-Z]*|*[!A-Z0-9_]*) why="kind \"$kind\" is not an upper-case word" ;;
+	esac
+	[ $# = 0 ] || shift
+	for f; do
+		[ -z "$why" ] || break
+		case $f in
+		*=*) ;;
+		*) why="field \"$f\" is not key=value"; continue ;;
+		esac
+		case ${f%%=*} in
+		''|*[!a-z0-9_]*) why="field \"$f\" has a key not of [a-z_0-9]" ;;
+		esac
+		case ${f#*=} in
+		*[[:space:]]*) why="field \"$f\" has a blank" ;;
+		esac
+	done
+	[ -z "$why" ] && return 0
+	f="$kind${*:+ $*}"
+	f=${f# }
+	ktap_diag "record refused, $why${f:+: $f}"
+	return 1
+}
 
 # diag_lines [PREFIX]: every line of stdin as a diagnostic line, byte for
 # byte what "ktap_diag PREFIX LINE" writes for each (at the current depth,

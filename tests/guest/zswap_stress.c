@@ -10,7 +10,10 @@
  * really went through zswap.
  *
  * The result is a KTAP subtest body, indented by four spaces, with three
- * cases per pass.  See usage() for the options and the exit status.
+ * cases per pass, each pass's numbers in one record before its cases:
+ * "# SGR STRESS name=NAME pass=N key=value ..." (the dialect and its keys
+ * are described at the top of tests/guest/lib.sh).  See usage() for the
+ * options and the exit status.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -97,10 +100,16 @@ struct region {
 	unsigned int pass;
 };
 
+/* A pass's numbers: its STRESS record and the verdicts of its cases. */
 struct pass_result {
+	size_t pages;
+	uint64_t seed;
 	uint64_t swapout_rate;
+	long long stored_pages;	/* after the swap-out; -1: unreadable */
 	uint64_t swapin_rate;
 	uint64_t mismatches;
+	uint64_t zswpout;	/* with --cgroup, the cgroup's */
+	uint64_t zswpin;
 	struct counters before;
 	struct counters after;
 };
@@ -122,7 +131,18 @@ static const char usage_text[] =
 	"force them out through zswap, read them back and compare every byte.\n"
 	"Prints a KTAP subtest body (every line indented by four spaces) with\n"
 	"three cases per pass: passN_data_verified, passN_zswap_stored and\n"
-	"passN_zswap_loaded.\n"
+	"passN_zswap_loaded.  Before them, once the pass is done, one line\n"
+	"holds its numbers (tests/guest/lib.sh describes the dialect):\n"
+	"\n"
+	"  # SGR STRESS name=NAME pass=N pages=N seed=N swapout_pages_per_s=N\n"
+	"    zswap_stored_pages=N swapin_pages_per_s=N mismatches=N zswpout=N\n"
+	"    zswpin=N pswpout=N pswpin=N [vmstat_zswpout=N vmstat_zswpin=N]\n"
+	"    [zswpwb=N]\n"
+	"\n"
+	"the pass's counts of swap events (zswpout and zswpin the cgroup's with\n"
+	"--cgroup, and vmstat_* the system's; zswpwb if the kernel counts it);\n"
+	"zswap_stored_pages after the swap-out, -1 if unreadable.  A pass that\n"
+	"fails its setup has no such line.\n"
 	"\n"
 	"  --size MIB          anonymous memory written per pass (default 256)\n"
 	"  --passes N          number of fill/swap-out/verify cycles (default 1)\n"
@@ -133,7 +153,8 @@ static const char usage_text[] =
 	"                      (default: none, use /proc/vmstat only)\n"
 	"  --min-coverage PCT  zswpout and zswpin must each reach PCT percent\n"
 	"                      of the pages (0-100, default 90)\n"
-	"  --name NAME         KTAP subtest name (default zswap_stress)\n"
+	"  --name NAME         KTAP subtest name and the records' name=, without\n"
+	"                      blanks, '#' or line breaks (default zswap_stress)\n"
 	"  -h, --help          show this text\n"
 	"\n"
 	"Exit status: 0 all cases passed, 1 a case failed, 2 usage error,\n"
@@ -222,9 +243,10 @@ static bool parse_u64(const char *s, uint64_t min, uint64_t max,
 	return true;
 }
 
+/* A KTAP name and a record's value: no blank, '#' or line break. */
 static bool valid_name(const char *name)
 {
-	return *name && !strpbrk(name, "#\n\r");
+	return *name && !strpbrk(name, "# \t\n\r\v\f");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -285,7 +307,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'n':
 			if (!valid_name(optarg)) {
-				fprintf(stderr, "zswap_stress: --name must be non-empty, without '#' or line breaks\n");
+				fprintf(stderr, "zswap_stress: --name must be non-empty, without blanks, '#' or line breaks\n");
 				return -1;
 			}
 			o->name = optarg;
@@ -846,45 +868,56 @@ static int exercise_region(const struct options *o, struct region *r,
 	page_out(o, r);
 	t1 = now_ns();
 	res->swapout_rate = pages_per_second(r->pages, t0, t1);
-	ktap_line("# swapout_pages_per_s: %" PRIu64, res->swapout_rate);
-	ktap_line("# zswap_stored_pages: %lld", read_zswap_stored_pages());
+	res->stored_pages = read_zswap_stored_pages();
 
 	t0 = now_ns();
 	res->mismatches = verify_region(r, expected);
 	t1 = now_ns();
 	res->swapin_rate = pages_per_second(r->pages, t0, t1);
-	ktap_line("# swapin_pages_per_s: %" PRIu64, res->swapin_rate);
-	ktap_line("# mismatches: %" PRIu64, res->mismatches);
 
 	free(expected);
 	return 0;
 }
 
-static void print_counter_deltas(const struct options *o,
-				 const struct counters *b,
-				 const struct counters *a,
-				 uint64_t *zswpout, uint64_t *zswpin)
+/* The zswap events of the pass: the cgroup's with --cgroup, else vmstat's. */
+static void count_zswap_events(const struct options *o, struct pass_result *res)
 {
+	const struct counters *b = &res->before, *a = &res->after;
+
 	if (o->cgroup) {
-		*zswpout = delta(b->cg_zswpout, a->cg_zswpout);
-		*zswpin = delta(b->cg_zswpin, a->cg_zswpin);
+		res->zswpout = delta(b->cg_zswpout, a->cg_zswpout);
+		res->zswpin = delta(b->cg_zswpin, a->cg_zswpin);
 	} else {
-		*zswpout = delta(b->zswpout, a->zswpout);
-		*zswpin = delta(b->zswpin, a->zswpin);
+		res->zswpout = delta(b->zswpout, a->zswpout);
+		res->zswpin = delta(b->zswpin, a->zswpin);
 	}
-	ktap_line("# zswpout: %" PRIu64, *zswpout);
-	ktap_line("# zswpin: %" PRIu64, *zswpin);
-	ktap_line("# pswpout: %" PRIu64, delta(b->pswpout, a->pswpout));
-	ktap_line("# pswpin: %" PRIu64, delta(b->pswpin, a->pswpin));
-	if (o->cgroup) {
-		ktap_line("# vmstat_zswpout: %" PRIu64,
-			  delta(b->zswpout, a->zswpout));
-		ktap_line("# vmstat_zswpin: %" PRIu64,
-			  delta(b->zswpin, a->zswpin));
-	}
+}
+
+/* The pass's one STRESS record (the dialect: tests/guest/lib.sh). */
+static void print_stress_record(const struct options *o, unsigned int pass,
+				const struct pass_result *res)
+{
+	const struct counters *b = &res->before, *a = &res->after;
+
+	printf(KTAP_INDENT "# SGR STRESS name=%s pass=%u pages=%zu"
+	       " seed=%" PRIu64 " swapout_pages_per_s=%" PRIu64
+	       " zswap_stored_pages=%lld swapin_pages_per_s=%" PRIu64
+	       " mismatches=%" PRIu64
+	       " zswpout=%" PRIu64 " zswpin=%" PRIu64
+	       " pswpout=%" PRIu64 " pswpin=%" PRIu64,
+	       o->name, pass, res->pages,
+	       res->seed, res->swapout_rate,
+	       res->stored_pages, res->swapin_rate,
+	       res->mismatches,
+	       res->zswpout, res->zswpin,
+	       delta(b->pswpout, a->pswpout), delta(b->pswpin, a->pswpin));
+	if (o->cgroup)
+		printf(" vmstat_zswpout=%" PRIu64 " vmstat_zswpin=%" PRIu64,
+		       delta(b->zswpout, a->zswpout),
+		       delta(b->zswpin, a->zswpin));
 	if (b->zswpwb >= 0 && a->zswpwb >= 0)
-		ktap_line("# zswpwb: %" PRIu64,
-			  delta(b->zswpwb, a->zswpwb));
+		printf(" zswpwb=%" PRIu64, delta(b->zswpwb, a->zswpwb));
+	putchar('\n');
 }
 
 static bool report_coverage(const struct options *o, unsigned int pass,
@@ -902,14 +935,17 @@ static bool report_coverage(const struct options *o, unsigned int pass,
 	return false;
 }
 
-/* Print the three cases of a pass; true if all of them passed. */
+/*
+ * Print the pass's record, then its three cases; true if all of them
+ * passed.
+ */
 static bool report_pass(const struct options *o, unsigned int pass,
-			const struct region *r, const struct pass_result *res)
+			const struct region *r, struct pass_result *res)
 {
-	uint64_t zswpout, zswpin;
 	bool ok = true;
 
-	print_counter_deltas(o, &res->before, &res->after, &zswpout, &zswpin);
+	count_zswap_events(o, res);
+	print_stress_record(o, pass, res);
 	if (res->mismatches == 0) {
 		report_ok(pass, 0);
 	} else {
@@ -917,8 +953,8 @@ static bool report_pass(const struct options *o, unsigned int pass,
 			      res->mismatches, r->pages);
 		ok = false;
 	}
-	ok &= report_coverage(o, pass, 1, "zswpout", zswpout, r->pages);
-	ok &= report_coverage(o, pass, 2, "zswpin", zswpin, r->pages);
+	ok &= report_coverage(o, pass, 1, "zswpout", res->zswpout, r->pages);
+	ok &= report_coverage(o, pass, 2, "zswpin", res->zswpin, r->pages);
 	return ok;
 }
 
@@ -937,8 +973,8 @@ static int run_pass(const struct options *o, unsigned int pass)
 		return -1;
 	if (map_region(o, pass, &r))
 		return -1;
-	ktap_line("# pages: %zu", r.pages);
-	ktap_line("# seed: %" PRIu64, r.seed);
+	res.pages = r.pages;
+	res.seed = r.seed;
 
 	err = exercise_region(o, &r, &res);
 	unmap_region(&r);

@@ -7,14 +7,40 @@ The tool's output here is written by hand in the format of the series'
 tool (RESULT and HIST lines of tools/dma/dma_map_benchmark.c on 7.3,
 tools/testing/selftests/dma/dma_map_benchmark.c on 6.12): no kernel runs."""
 import os
+import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
 from helpers import REPO, TOOLS, ToolTest
 
+sys.path.insert(0, TOOLS)
+import boot  # noqa: E402  pylint: disable=wrong-import-position
+
 GUEST = os.path.join(REPO, 'tests', 'guest')
+
+# The guest's one dialect of machine-read lines (the top of
+# tests/guest/lib.sh), and the formats it replaced: "# BENCH ...",
+# "# HIST M G T side lo hi count", "# ZSWAPAB ...", "# iotlb-requests
+# PHASE N", and the "# key: N" lines of the numbers now in records.
+RECORD = re.compile(r'^ *# SGR [A-Z][A-Z0-9_]*( [a-z_0-9]+=\S*)*$')
+OLD_FORMAT = re.compile(
+    r'^\s*# (BENCH |HIST |ZSWAPAB |iotlb-requests|swiotlb io_tlb_used_hiwater: |'
+    r'(fire_hotplug|fire_switch|teardown_stop|teardown_overlap|remove_checked|'
+    r'unbound_refused|rebound_refused|cache_marked|cache_hits|cache_misses|'
+    r'fallback_no_cache|pages|seed|swapout_pages_per_s|zswap_stored_pages|'
+    r'swapin_pages_per_s|mismatches|zswpout|zswpin|pswpout|pswpin|vmstat_zswpout|'
+    r'vmstat_zswpin|zswpwb|kunit_rerun_[a-z_0-9]+): )')
+
+
+def assert_dialect(test, lines):
+    """LINES, what the guest printed: no machine line in an old format,
+    and every record well-formed."""
+    test.assertEqual([l for l in lines if OLD_FORMAT.match(l)], [], 'old-format lines')
+    test.assertEqual([l for l in lines if l.lstrip().startswith('# SGR') and
+                      not RECORD.match(l)], [], 'malformed records')
 
 # gen_init_cpio stand-in: "writes the archive" as the list it was given,
 # so that the test can read what went in.
@@ -184,23 +210,33 @@ class BenchSh(unittest.TestCase):
         self.assertEqual(p.stderr, '')
         with open(os.path.join(self.tmp, 'args')) as f:
             tool_args = f.read().split()
-        return p.stdout.splitlines(), tool_args
+        lines = p.stdout.splitlines()
+        assert_dialect(self, lines)
+        return lines, tool_args
 
     def test_result_and_hist_lines_are_passed_on(self):
         self.fake_tool(tool_output('reuse', 2, 1, hits=999, misses=1, iova='ok'))
         lines, args = self.bench_one('reuse', '2', '1')
         self.assertEqual(args, ['-m', 'reuse', '-g', '2', '-t', '1', '-s', '1'])
+        # The records, exactly, and nothing else of the tool's output.
+        self.assertEqual(lines, [
+            '# SGR BENCH method=reuse mode=reuse granule=2 threads=1 dir=BIDIRECTIONAL '
+            'map_mean_ns=1200 map_stddev_ns=300 map_p50_ns=1100 map_p99_ns=2900 '
+            'map_hist_sum=1000 unmap_mean_ns=900 unmap_stddev_ns=200 unmap_p50_ns=850 '
+            'unmap_p99_ns=2100 unmap_hist_sum=1000 hits=999 misses=1 fallbacks=0 '
+            'iterations=1000 iova=ok',
+            '# SGR HIST method=reuse granule=2 threads=1 side=map lo=1024 hi=1151 count=600',
+            '# SGR HIST method=reuse granule=2 threads=1 side=map lo=1152 hi=1279 count=400',
+            '# SGR HIST method=reuse granule=2 threads=1 side=unmap lo=768 hi=831 count=1000',
+            'rc=0'])
+
+    def test_hist_line_of_another_shape_is_said_not_recorded(self):
+        self.fake_tool(tool_output('sg', 1, 1) + 'HIST map 1 2\n')
+        lines, _ = self.bench_one('sg', '1', '1')
         self.assertEqual(lines[-1], 'rc=0')
-        bench = [l for l in lines if l.startswith('# BENCH ')]
-        self.assertEqual(len(bench), 1, lines)
-        self.assertTrue(bench[0].startswith('# BENCH method=reuse mode=reuse granule=2 '))
-        self.assertIn(' hits=999 ', bench[0])
-        self.assertEqual([l for l in lines if l.startswith('# HIST ')],
-                         ['# HIST reuse 2 1 map 1024 1151 600',
-                          '# HIST reuse 2 1 map 1152 1279 400',
-                          '# HIST reuse 2 1 unmap 768 831 1000'])
-        # Nothing else of the tool's output reaches the KTAP.
-        self.assertFalse([l for l in lines if 'average' in l])
+        self.assertIn('# record refused, field "map" is not key=value: '
+                      'HIST method=sg granule=1 threads=1 map 1 2', lines)
+        self.assertEqual(len([l for l in lines if l.startswith('# SGR HIST ')]), 3, lines)
 
     def test_method_the_kernel_lacks_is_skipped_not_failed(self):
         # The 6.12 stack has no sg1, unmarked or iova mode.
@@ -218,16 +254,109 @@ class BenchSh(unittest.TestCase):
         lines, _ = self.bench_one('bounce', '1', '1')
         self.assertEqual(lines[-1], 'rc=1')
         self.assertIn('# bench output: ioctl: Invalid argument', lines)
-        self.assertFalse([l for l in lines if l.startswith('# BENCH ')])
+        self.assertFalse([l for l in lines if l.startswith('# SGR ')])
 
     def test_error_exit_with_numbers_fails_and_keeps_them(self):
         out = tool_output('reuse', 1, 2, iova='leaked')
         self.fake_tool(out + 'IOVA after sg_mark_stop_reuse(): leaked\n', rc=1)
         lines, _ = self.bench_one('reuse', '1', '2')
         self.assertEqual(lines[-1], 'rc=1')
-        self.assertTrue([l for l in lines if l.startswith('# BENCH ') and 'iova=leaked' in l])
+        self.assertEqual([l for l in lines if l.startswith('# SGR BENCH ')],
+                         ['# SGR BENCH method=reuse ' + RESULT.format(
+                             m='reuse', g=1, t=2, hits=0, misses=0, iova='leaked')[len('RESULT '):]])
         self.assertTrue([l for l in lines if l.startswith('# bench: reuse granule 1 '
                                                           'threads 2: exit 1: ')], lines)
+
+    def test_dmabench_records_the_swiotlb_high_water_mark(self):
+        # t/dmabench.sh's smoke test, under swiotlb=force: its debugfs file
+        # is a fake one.
+        self.fake_tool(tool_output('single', 1, 1))
+        dbg = os.path.join(self.tmp, 'swiotlb')
+        os.makedirs(dbg)
+        with open(os.path.join(GUEST, 't', 'dmabench.sh')) as f:
+            body = f.read().replace('/sys/kernel/debug/swiotlb', dbg)
+        script = os.path.join(self.tmp, 'dmabench.sh')
+        with open(script, 'w') as f:
+            f.write(body)
+        env = dict(os.environ, KTAP_SH=os.path.join(TOOLS, 'ktap.sh'), GUEST=GUEST,
+                   SGR_LIB=GUEST, SGR_CMDLINE='swiotlb=force,track_hiwater',
+                   SGR_DMA_MAP_BENCHMARK=self.tool)
+        for hw, result in (('37', 'ok 1 dma_map_benchmark_smoke'),
+                           ('0', 'not ok 1 dma_map_benchmark_smoke # swiotlb=force, but nothing '
+                            'was bounced')):
+            with self.subTest(hiwater=hw):
+                with open(os.path.join(dbg, 'io_tlb_used_hiwater'), 'w') as f:
+                    f.write(hw + '\n')
+                p = subprocess.run(['dash', '-c', '. "$KTAP_SH"; . "$GUEST/lib.sh"; . "$1"\n'
+                                    'bind_edu() { :; }; unbind_override() { :; }\n'
+                                    'dmabench_run', 'dmabench', script],
+                                   env=env, capture_output=True, text=True, timeout=30)
+                self.assertEqual(p.stderr, '')
+                lines = p.stdout.splitlines()
+                assert_dialect(self, lines)
+                self.assertEqual(lines[-2:], [f'# SGR METRIC swiotlb_used_hiwater={hw}', result])
+
+    def zswap_pass(self, stress_body, *args):
+        """bench_zswap_pass ARGS with a fake zswap_stress (STRESS_BODY,
+        sh; NAME is its --name, STATS lz4-dmatest's stats file, which
+        holds 10 requests, 100 map_ns, 1000 req_ns and 5 served before)."""
+        stats = os.path.join(self.tmp, 'lz4', 'stats')
+        os.makedirs(os.path.dirname(stats))
+        os.makedirs(os.path.join(self.tmp, 'zp'))
+        os.makedirs(os.path.join(self.tmp, 'cg'))
+        with open(stats, 'w') as f:
+            f.write('requests 10\nmap_ns 100\nreq_ns 1000\nserved 5\n')
+        prog = os.path.join(self.tmp, 'zswap_stress')
+        with open(prog, 'w') as f:
+            f.write('#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = --name ] && NAME=$2; '
+                    f'shift; done\nSTATS={stats}\n' + stress_body)
+        os.chmod(prog, 0o755)
+        script = ('. "$KTAP_SH"; . "$GUEST/lib.sh"; . "$GUEST/t/bench.sh"\n'
+                  'ZP=$D/zp LZ4DT_DBG=$D/lz4 BENCH_ZSWAP_MIB=8\n'
+                  'bench_zswap_pass "$@"; echo "rc=$?"\n')
+        env = dict(os.environ, KTAP_SH=os.path.join(TOOLS, 'ktap.sh'), GUEST=GUEST,
+                   SGR_LIB=GUEST, SGR_CMDLINE='', D=self.tmp, ZSWAP_STRESS_BIN=prog,
+                   SGR_CGROUP_ROOT=os.path.join(self.tmp, 'cg'))
+        p = subprocess.run(['dash', '-c', script, 'bench', *args], env=env,
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.stderr, '')
+        lines = p.stdout.splitlines()
+        assert_dialect(self, lines)
+        with open(os.path.join(self.tmp, 'zp', 'reuse_dma_buffer')) as f:
+            self.assertEqual(f.read(), 'Y\n' if args[0] == 'on' else 'N\n')
+        return lines
+
+    def test_zswap_pass_is_one_record_from_the_stress_record(self):
+        stress = ('echo "    KTAP version 1"; echo "    # Subtest: $NAME"; echo "    1..3"\n'
+                  'echo "    # pass: 1"\n'
+                  'echo "    # SGR STRESS name=$NAME pass=1 pages=8192 seed=7 '
+                  'swapout_pages_per_s=51234 zswap_stored_pages=8000 swapin_pages_per_s=61234 '
+                  'mismatches=0 zswpout=8192 zswpin=8192 pswpout=0 pswpin=0 vmstat_zswpout=8192 '
+                  'vmstat_zswpin=8192 zswpwb=0"\n'
+                  'printf "requests 1010\\nmap_ns 5100\\nreq_ns 91000\\nserved 995\\n" >$STATS\n'
+                  'echo "    ok 1 pass1_data_verified"; echo "    ok 2 pass1_zswap_stored"\n'
+                  'echo "    ok 3 pass1_zswap_loaded"\n'
+                  # A later record is not the pass's.
+                  'echo "    # SGR STRESS name=$NAME pass=2 swapout_pages_per_s=1 '
+                  'swapin_pages_per_s=1 mismatches=9"\n')
+        lines = self.zswap_pass(stress, 'on', '3')
+        # The program's KTAP stays in the capture: the record only.
+        self.assertEqual(lines, [
+            '# SGR ZSWAPAB pass=3 marking=on rc=0 store_pps=51234 load_pps=61234 mismatches=0 '
+            'requests=1000 map_ns=5000 req_ns=90000 served=990',
+            'rc=0'])
+
+    def test_zswap_pass_without_a_stress_record_has_empty_figures(self):
+        # Setup failed: the program prints no record, and exits 3.
+        stress = ('echo "    KTAP version 1"; echo "    # Subtest: $NAME"; echo "    1..3"\n'
+                  'echo "    # pass: 1"; echo "    # error: zswap is disabled"\n'
+                  'for i in 1 2 3; do echo "    not ok $i pass1_x # setup failed"; done\n'
+                  'exit 3\n')
+        lines = self.zswap_pass(stress, 'off', '1')
+        self.assertEqual(lines, [
+            '# SGR ZSWAPAB pass=1 marking=off rc=3 store_pps= load_pps= mismatches= '
+            'requests=0 map_ns=0 req_ns=0 served=0',
+            'rc=3'])
 
     def test_bench_lines_make_the_report(self):
         ktap = []
@@ -239,6 +368,13 @@ class BenchSh(unittest.TestCase):
         os.makedirs(d)
         with open(os.path.join(d, 'guest.ktap'), 'w') as f:
             f.write('KTAP version 1\n1..1\n' + '\n'.join(ktap) + '\nok 1 bench_dma_map\n')
+        # What tools/vm's tools/boot.py makes of the boot: its records, all
+        # of kinds it knows, in boot.json.
+        res = boot.ModeResult('vtd-strict', [boot.Case('guest.bench_dma_map', boot.Status.PASS)])
+        self.assertEqual(boot.take_records(res, boot.records(ktap)), [])
+        self.assertEqual((len(res.bench), len(res.hist)), (2, 6))
+        with open(os.path.join(d, 'boot.json'), 'w') as f:
+            f.write(res.to_json())
         p = subprocess.run([os.path.join(TOOLS, 'report.py'), os.path.join(self.tmp, 'run')],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)

@@ -1,7 +1,8 @@
 """The guest's own verdicts where v2 let a skip or a stale read pass, run
 under dash with a fake /sys: the KUnit rerun must run (t/kunit.sh), and a
 test driver that is built in but did not bind fails the zswap cases
-instead of skipping them (t/zswap.sh)."""
+instead of skipping them (t/zswap.sh); and the numbers those tests give
+the host, as records (the dialect of tests/guest/lib.sh)."""
 import os
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ import tempfile
 import unittest
 
 from helpers import REPO, TOOLS
+from test_bench import assert_dialect
 
 GUEST = os.path.join(REPO, 'tests', 'guest')
 SUITE = 'dma_reuse_cache_iommu'
@@ -34,7 +36,9 @@ class GuestVerdicts(unittest.TestCase):
                  SGR_LIB=GUEST, D=self.tmp, **env)
         p = subprocess.run(['dash', '-c', '. "$KTAP_SH"; . "$GUEST/lib.sh"\n' + script],
                            env=e, capture_output=True, text=True, timeout=30)
-        return [l for l in p.stdout.splitlines() if l.startswith(('ok ', 'not ok '))], p
+        self.lines = p.stdout.splitlines()
+        assert_dialect(self, self.lines)
+        return [l for l in self.lines if l.startswith(('ok ', 'not ok '))], p
 
     def rerun(self, results, translates, run_writable=True):
         d = os.path.join(self.tmp, 'debug', 'kunit', SUITE)
@@ -60,6 +64,10 @@ class GuestVerdicts(unittest.TestCase):
     def test_a_rerun_that_ran(self):
         self.assertEqual(self.rerun(kunit_results(('a', False), ('b', True)), 1),
                          f'ok 1 kunit_rerun_{SUITE}')
+        # The cases that ran: prose and a record, closing the nested document.
+        self.assertEqual(self.lines[-3:], [f'    # rerun of {SUITE}: 1 case(s) ran (not skipped)',
+                                           f'    # SGR METRIC kunit_rerun_{SUITE}_ran=1',
+                                           f'ok 1 kunit_rerun_{SUITE}'])
 
     def test_a_failed_write_fails_the_rerun(self):
         res = self.rerun(kunit_results(('a', False)), 1, run_writable=False)
@@ -96,6 +104,44 @@ class GuestVerdicts(unittest.TestCase):
         res = self.zswap(False)
         self.assertEqual(res[0], 'ok 1 zswap_dma_driver # SKIP lz4-dmatest is not built in')
         self.assertEqual(res[1], 'ok 2 zswap_stress_under_fire')
+
+    def rebound(self, translates, cache=True):
+        """zswap_rebound (t/zswap.sh) on a fake debugfs: lz4-dmatest marked
+        1000 lists reusable; with CACHE, the device cache served 995 of them
+        and missed 3; without, the stress adds 1000 fallback_no_cache.
+        Returns the result line and the records."""
+        d = self.tmp
+        for rel, text in (('lz4/refused', '4\n'),
+                          ('lz4/dev/stats', 'reusable 1000\nserved 0\nmismatches 0\nfaults 0\n'),
+                          ('reuse/stats', 'fallback_no_cache 20\n')):
+            os.makedirs(os.path.dirname(os.path.join(d, rel)), exist_ok=True)
+            with open(os.path.join(d, rel), 'w') as f:
+                f.write(text)
+        if cache:
+            os.makedirs(os.path.join(d, 'reuse', 'devices', 'pci:0000:00:11.0'))
+            with open(os.path.join(d, 'reuse', 'devices', 'pci:0000:00:11.0', 'stats'), 'w') as f:
+                f.write('hits 995\nmisses 3\nentries 4\n')
+        res, p = self.dash(f'. "$GUEST/t/zswap.sh"\nREUSE_DBG=$D/reuse LZ4DT_ROOT_DBG=$D/lz4 '
+                           f'LZ4DT_DBG=$D/lz4/dev MODE=m MODE_TRANSLATES={translates}\n'
+                           'stress() { [ -e "$(cache_dir)" ] || echo "fallback_no_cache 1020" '
+                           '>"$REUSE_DBG/stats"; }\n'
+                           'zswap_rebound\n')
+        self.assertEqual(len(res), 1, p.stdout + p.stderr)
+        return res[0], [l for l in self.lines if l.startswith('# SGR ')]
+
+    def test_rebound_records_the_cache(self):
+        res, recs = self.rebound(1)
+        self.assertEqual(res, 'ok 1 zswap_stress_rebound')
+        self.assertEqual(recs, ['# SGR METRIC rebound_refused=0',
+                                '# SGR METRIC cache_marked=1000 cache_hits=995 cache_misses=3'])
+        self.assertIn('# cache: 995 hits, 3 misses for 1000 marked lists (0 served); '
+                      'hit rate 99.5%', self.lines)
+
+    def test_rebound_without_a_cache_records_the_fallbacks(self):
+        res, recs = self.rebound(0, cache=False)
+        self.assertEqual(res, 'ok 1 zswap_stress_rebound')
+        self.assertEqual(recs, ['# SGR METRIC rebound_refused=0',
+                                '# SGR METRIC cache_marked=1000 cache_hits=0 fallback_no_cache=1000'])
 
 
 if __name__ == '__main__':

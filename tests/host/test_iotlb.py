@@ -220,7 +220,8 @@ class Files(unittest.TestCase):
         with open(os.path.join(d, 'qemu-trace.log'), 'w') as f:
             f.write('\n'.join(['qemu boot noise'] * 3 + stream + ['after']) + '\n')
         with open(os.path.join(d, 'guest.ktap'), 'w') as f:
-            f.write(f'# iotlb-requests on {requests[0]}\n# iotlb-requests off {requests[1]}\n')
+            f.write(f'# SGR IOTLB phase=on requests={requests[0]}\n'
+                    f'# SGR IOTLB phase=off requests={requests[1]}\n')
         return d
 
     def test_command_line_table_and_exit_status(self):
@@ -238,7 +239,7 @@ class Files(unittest.TestCase):
 
     def test_trim_keeps_the_marked_span_and_the_attaches(self):
         d = self.run_dir(['virtio_iommu_attach domain=3 endpoint=136'] + vtd_stream())
-        before = iotlb.analyse(d)
+        before = iotlb.analyse(d, iotlb.guest_requests(d))
         msg = iotlb.trim(d)
         self.assertIn('kept', msg)
         with open(os.path.join(d, 'qemu-trace.log')) as f:
@@ -246,7 +247,7 @@ class Files(unittest.TestCase):
         self.assertEqual(kept[0], 'virtio_iommu_attach domain=3 endpoint=136')
         self.assertNotIn('after', kept)
         self.assertEqual(kept[-1], mark(END['off']))
-        self.assertEqual(iotlb.metrics(iotlb.analyse(d)), iotlb.metrics(before))
+        self.assertEqual(iotlb.metrics(iotlb.analyse(d, iotlb.guest_requests(d))), iotlb.metrics(before))
 
 
 def recorded(case):
@@ -268,7 +269,7 @@ class Recorded(unittest.TestCase):
             with self.subTest(case=case):
                 d = recorded(case)
                 self.addCleanup(shutil.rmtree, d)
-                rep = iotlb.analyse(d)
+                rep = iotlb.analyse(d, iotlb.guest_requests(d))
                 self.assertEqual(rep.problems, [])
                 self.assertTrue(all(ok for ok, _ in verdict_of(rep).values()), verdict_of(rep))
                 self.assertGreater(rep.counts['off'].events, 0)
@@ -278,7 +279,7 @@ class Recorded(unittest.TestCase):
     def test_recorded_smmuv3_run_names_its_asid(self):
         d = recorded('smmuv3')
         self.addCleanup(shutil.rmtree, d)
-        rep = iotlb.analyse(d)
+        rep = iotlb.analyse(d, iotlb.guest_requests(d))
         self.assertIsNotNone(rep.domain)
         self.assertIn(f'ASID {rep.domain}:', rep.how)
         # Strict SMMUv3: every plain unmap invalidates, so with the marking
@@ -294,7 +295,7 @@ class Recorded(unittest.TestCase):
     def moved_event_fails(self, case, event):
         d = recorded(case)
         self.addCleanup(shutil.rmtree, d)
-        rep = iotlb.analyse(d)
+        rep = iotlb.analyse(d, iotlb.guest_requests(d))
         path = os.path.join(d, 'qemu-trace.log')
         with open(path) as f:
             lines = f.read().splitlines()
@@ -305,7 +306,7 @@ class Recorded(unittest.TestCase):
         lines.insert(end_on, event(rep.domain, rep.iovas[0]))
         with open(path, 'w') as f:
             f.write('\n'.join(lines) + '\n')
-        self.assertFalse(verdict_of(iotlb.analyse(d))['iotlb.buffer_events_marking_on'][0])
+        self.assertFalse(verdict_of(iotlb.analyse(d, iotlb.guest_requests(d)))['iotlb.buffer_events_marking_on'][0])
 
 
 class VmTrace(ToolTest):

@@ -10,6 +10,7 @@ import tempfile
 import unittest
 
 from helpers import REPO, TOOLS
+from test_bench import assert_dialect
 
 GUEST = os.path.join(REPO, 'tests', 'guest')
 ON = 'iommu: Debugging page allocations, expect overhead or disable iommu.debug_pagealloc'
@@ -50,6 +51,7 @@ class Pagealloc(unittest.TestCase):
         p = subprocess.run(['dash', '-c', script], env=env, capture_output=True,
                            text=True, timeout=30)
         lines = p.stdout.splitlines()
+        assert_dialect(self, lines)
         results = [l for l in lines if l.startswith(('ok ', 'not ok '))]
         self.assertEqual(len(results), 1, p.stdout + p.stderr)
         return results[0], lines

@@ -1,4 +1,4 @@
-"""Host tests of tools/results.py and tools/kconfig_check.py against
+"""Host tests of tools/boot.py, tools/results.py and tools/kconfig_check.py against
 recorded guest logs (tests/host/data/<case>/, recorded from today's /init,
 see the README there) and spoiled copies of them (tests/host/spoil.py),
 each of which must fail for its own reason, all the way to the summary's
@@ -7,6 +7,7 @@ check the tree is given (run.py --tree, SGR_KUNIT_TREE) and a missing one
 fails; run by hand, the tests skip without one."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,11 +20,11 @@ import spoil
 sys.path.insert(0, TOOLS)
 import kconfig_check  # noqa: E402  pylint: disable=wrong-import-position
 import ktap  # noqa: E402  pylint: disable=wrong-import-position
-import results  # noqa: E402  pylint: disable=wrong-import-position
+import boot  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def find_tree():
-    for t in results.default_trees():
+    for t in boot.default_trees():
         if os.path.isfile(os.path.join(t, 'tools', 'testing', 'kunit', 'kunit_parser.py')):
             return t
     return None
@@ -31,13 +32,14 @@ def find_tree():
 
 TREE = find_tree()
 RESULTS = os.path.join(TOOLS, 'results.py')
+BOOT = os.path.join(TOOLS, 'boot.py')
 
 
 def run_mode(d, name):
-    p = subprocess.run([RESULTS, 'mode', '--name', name, '--dir', d, '--tree', TREE],
+    p = subprocess.run([BOOT, '--name', name, '--dir', d, '--tree', TREE],
                        capture_output=True, text=True)
-    with open(os.path.join(d, 'result.json')) as f:
-        res = results.ModeResult.from_json(f.read())
+    with open(os.path.join(d, 'boot.json')) as f:
+        res = boot.ModeResult.from_json(f.read())
     return p, res
 
 
@@ -54,17 +56,17 @@ class RecordedBoots(unittest.TestCase):
         self.addCleanup(shutil.rmtree, tmp)
         d = os.path.join(tmp, case)
         shutil.copytree(os.path.join(DATA, case), d)
-        if os.path.exists(os.path.join(d, 'result.json')):
-            os.remove(os.path.join(d, 'result.json'))
+        if os.path.exists(os.path.join(d, 'boot.json')):
+            os.remove(os.path.join(d, 'boot.json'))
         return d
 
     def test_pass(self):
         p, res = run_mode(self.copy('pass'), 'pass')
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         cases = {c.name: c for c in res.cases}
-        self.assertEqual(res.count(results.Status.FAIL), 0)
-        self.assertEqual(cases['guest_finished'].status, results.Status.PASS)
-        self.assertEqual(cases['console_clean'].status, results.Status.PASS)
+        self.assertEqual(res.count(boot.Status.FAIL), 0)
+        self.assertEqual(cases['guest_finished'].status, boot.Status.PASS)
+        self.assertEqual(cases['console_clean'].status, boot.Status.PASS)
         # Every expected top-level case arrived, and the nested documents
         # carry their parents' names.
         self.assertGreater(res.expected, 10)
@@ -75,8 +77,29 @@ class RecordedBoots(unittest.TestCase):
         self.assertGreater(len([c for c in cases if c.startswith('kunit.')]), 10)
         self.assertEqual(res.metrics.get('mismatches'), 0)
         self.assertGreater(res.metrics.get('pages', 0), 0)
+        # The records are in the boot's one file: every stress pass, the
+        # iotlb phases' requests, the metrics; none of an unknown kind.
+        self.assertEqual(cases['guest_records'].status, boot.Status.PASS)
+        self.assertEqual(res.metrics['pages'], sum(int(s['pages']) for s in res.stress))
+        self.assertGreater(res.iotlb.get('on', 0), 0)
+        self.assertIn('fire_hotplug', res.metrics)
         # The traced boot's verdict on the IOMMU's work is there too.
-        self.assertEqual(cases['iotlb.buffer_events_marking_on'].status, results.Status.PASS)
+        self.assertEqual(cases['iotlb.buffer_events_marking_on'].status, boot.Status.PASS)
+
+    def test_fixtures_speak_todays_dialect(self):
+        """Each recording's numbers are in records the host reads (tools/boot.py),
+        and no line of an older dialect is left: a guest whose output moved
+        on without a new recording is caught here."""
+        old = re.compile(r'^\s*# (BENCH |HIST |ZSWAPAB |iotlb-requests |(?!pass: )[a-z_]+: -?[0-9.]+$)')
+        for case in ('pass', 'virtio', 'smmuv3'):
+            with self.subTest(case=case):
+                lines = boot.read_lines(os.path.join(DATA, case, 'guest.ktap'))
+                self.assertEqual([l for l in lines if old.match(l)], [])
+                res = boot.ModeResult(case)
+                self.assertEqual(boot.take_records(res, boot.records(lines)), [])
+                self.assertTrue(res.stress)
+                self.assertEqual(sorted(res.iotlb), ['off', 'on'])
+                self.assertIn('cache_hits', res.metrics)
 
     def test_kernel_lines_between_kunit_lines_still_parse(self):
         """Another driver's message can land at column 0 between KUnit's
@@ -105,7 +128,7 @@ class RecordedBoots(unittest.TestCase):
         p, res = run_mode(self.copy('smmuv3'), 'smmuv3')
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertEqual(res.seen, res.expected)
-        names = [c.name for c in res.cases if c.status == results.Status.PASS]
+        names = [c.name for c in res.cases if c.status == boot.Status.PASS]
         self.assertIn('guest.iommu_mode_proof', names)
         self.assertIn('iotlb.buffer_events_marking_on', names)
         self.assertIn('kunit.dma_reuse_cache_iommu.dma_reuse_test_iommu_read_only', names)
@@ -119,7 +142,7 @@ class RecordedBoots(unittest.TestCase):
                 p, res = run_mode(d, sp.name)
                 self.assertEqual(p.returncode, 1, p.stdout)
                 failed = [(c.name, c.reason) for c in res.cases
-                          if c.status == results.Status.FAIL]
+                          if c.status == boot.Status.FAIL]
                 self.assertIn(sp.case, [n for n, _ in failed], p.stdout)
                 self.assertTrue(any(n == sp.case and sp.why in why for n, why in failed),
                                 p.stdout)
@@ -160,7 +183,7 @@ class RecordedBoots(unittest.TestCase):
                                    (ktap.SKIP, 'optional', 'not here')]))
         p = summary(tmp)
         self.assertEqual(p.returncode, 1)
-        with open(os.path.join(d, 'result.json')) as f:
+        with open(os.path.join(d, 'boot.json')) as f:
             cases = json.load(f)['cases']
         want_pass = sum(c['status'] == 'pass' for c in cases) + 1
         want_fail = sum(c['status'] == 'fail' for c in cases) + 1
@@ -252,7 +275,7 @@ class Summary(unittest.TestCase):
 
 class ConsolePatterns(unittest.TestCase):
     def test_faults_and_splats_are_caught(self):
-        pats = results.load_patterns()
+        pats = boot.load_patterns()
         bad = [
             'WARNING: CPU: 1 PID: 1 at kernel/dma/debug.c:1049 check_unmap+0x6f0/0x8a0',
             'DMAR: DRHD: handling fault status reg 2',
@@ -264,15 +287,15 @@ class ConsolePatterns(unittest.TestCase):
         ]
         for line in bad:
             with self.subTest(line=line):
-                self.assertEqual(results.bad_console_lines([line], pats), [line])
+                self.assertEqual(boot.bad_console_lines([line], pats), [line])
 
     def test_benign_lines_pass(self):
-        pats = results.load_patterns()
+        pats = boot.load_patterns()
         ok = ['DMA-API: preallocated 65536 debug entries',
               'DMA-API: debugging enabled by kernel config',
               'DMAR: Intel(R) Virtualization Technology for Directed I/O',
               'zswap: loaded using pool lz4/zsmalloc']
-        self.assertEqual(results.bad_console_lines(ok, pats), [])
+        self.assertEqual(boot.bad_console_lines(ok, pats), [])
 
 
 class KconfigCheck(unittest.TestCase):
@@ -346,7 +369,7 @@ class ConsoleReplay(unittest.TestCase):
             path = os.path.join(d, 'console.log')
             with open(path, 'w') as f:
                 f.write(text)
-            got = results.console_lines(path)
+            got = boot.console_lines(path)
         self.assertEqual(got, ['    ok 17 dma_reuse_test_fallback_overlap',
                                '    ok 18 dma_reuse_test_debug_marker',
                                '    ok 19 dma_reuse_test_misuse_free',

@@ -13,11 +13,16 @@ import textwrap
 import unittest
 
 from helpers import REPO, TOOLS
+from test_bench import assert_dialect
 from test_results import TREE, summary
 
 GUEST = os.path.join(REPO, 'tests', 'guest')
 
 HEAD = ('echo "    KTAP version 1"; echo "    # Subtest: $NAME"; echo "    1..3"\n')
+# The record zswap_stress prints for a pass, before the pass's cases.
+STRESS = ('    # SGR STRESS name=rebound pass=1 pages=4096 seed=2 swapout_pages_per_s=40000 '
+          'zswap_stored_pages=-1 swapin_pages_per_s=90000 mismatches=0 zswpout=4096 '
+          'zswpin=4096 pswpout=0 pswpin=0 vmstat_zswpout=4100 vmstat_zswpin=4096 zswpwb=0')
 
 
 def crypto(refcnt):
@@ -66,9 +71,11 @@ class GuestZswap(unittest.TestCase):
                    SGR_LIB=GUEST, SGR_CMDLINE='', ZSWAP_STRESS_BIN=prog,
                    SGR_CGROUP_ROOT=os.path.join(self.tmp, 'cg'),
                    SGR_PROC_CRYPTO=self.crypto)
-        return subprocess.run(['dash', '-c', '. "$KTAP_SH"; . "$GUEST/lib.sh"; '
-                               'exec 3>&1; KTAP_FD=3\n' + body],
-                              env=env, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(['dash', '-c', '. "$KTAP_SH"; . "$GUEST/lib.sh"; '
+                            'exec 3>&1; KTAP_FD=3\n' + body],
+                           env=env, capture_output=True, text=True, timeout=timeout)
+        assert_dialect(self, p.stdout.splitlines())
+        return p
 
     def stress_doc(self, script):
         """The document of one case around one stress, as /init and
@@ -110,8 +117,10 @@ class GuestZswap(unittest.TestCase):
     def test_whole_document_is_passed_on_untouched(self):
         leaves = ''.join(f'echo "    ok {i} pass1_{n}"\n' for i, n in
                          enumerate(('data_verified', 'zswap_stored', 'zswap_loaded'), 1))
-        doc, s = self.stress_doc(HEAD + leaves)
+        doc, s = self.stress_doc(HEAD + f'echo "{STRESS}"\n' + leaves)
         self.assertEqual(s.stdout.strip().splitlines()[-1], '4 passed, 0 failed', s.stdout)
+        # The pass's record too, as the program wrote it, once.
+        self.assertEqual([l for l in doc.splitlines() if 'SGR' in l], [STRESS])
         # A program that reported every case and failed adds nothing.
         failing = leaves.replace('ok 3 pass1_zswap_loaded', 'not ok 3 pass1_zswap_loaded # 0%')
         doc, s = self.stress_doc(HEAD + failing + 'exit 1\n')

@@ -3,13 +3,16 @@
 #
 # The comparison of make demo / make bench, run on the benchmark kernel
 # (test "bench", not in the default list).  Measurements only: nothing
-# here passes or fails on a time.  Prints diagnostic lines for
-# tools/report.py, in exactly this format:
+# here passes or fails on a time.  Its numbers are records (the dialect
+# and its keys: the top of lib.sh), for the host's report:
 #
-#   # BENCH <key=value ...>            one per dma_map_benchmark run, the
-#                                      tool's RESULT line with the method
-#   # HIST <method> <granule> <threads> map|unmap <lo_ns> <hi_ns> <count>
-#   # ZSWAPAB pass=N marking=on|off <key=value ...>
+#   # SGR BENCH method=M ...     one per dma_map_benchmark run: the tool's
+#                                RESULT line after the method
+#   # SGR HIST method=M granule=G threads=T side=map|unmap lo=NS hi=NS count=N
+#                                one per histogram bucket of the run (the
+#                                tool's HIST lines)
+#   # SGR ZSWAPAB pass=N marking=on|off rc=N ...
+#                                one per zswap pass of bench_zswap_ab
 #
 # and one case per part, bench_dma_map and bench_zswap_ab: failed only if
 # a run produced no numbers (the tool failed, or the driver could not be
@@ -46,7 +49,9 @@ bench_run() {
 }
 
 # bench_one METHOD GRANULE THREADS: one run.  The tool prints a RESULT line
-# and HIST lines; they are passed on with the run's parameters.  Fails if
+# and HIST lines; they are passed on as BENCH and HIST records with the
+# run's parameters (a HIST line of another shape, as a prose line that
+# says the record was refused).  Fails if
 # there is no RESULT line or the tool exited non-zero (its numbers are
 # still passed on).
 bench_one() {
@@ -62,8 +67,11 @@ bench_one() {
 		printf '%s\n' "$out" | head -n 5 | diag_lines "bench output: "
 		return 1
 	fi
-	printf '%s\n' "$out" | sed -n "s/^RESULT /BENCH method=$1 /p" | diag_lines
-	printf '%s\n' "$out" | sed -n "s/^HIST /HIST $1 $2 $3 /p" | diag_lines
+	printf '%s\n' "$out" | sed -n 's/^RESULT //p' | record_lines BENCH "method=$1"
+	printf '%s\n' "$out" |
+		sed -n -e 's/^HIST \([^ ]*\) \([^ ]*\) \([^ ]*\) \([^ ]*\)$/side=\1 lo=\2 hi=\3 count=\4/p' \
+			-e t -e 's/^HIST //p' |
+		record_lines HIST "method=$1" "granule=$2" "threads=$3"
 	if [ "$rc" != 0 ]; then
 		printf '%s\n' "$out" | grep -v -e '^RESULT ' -e '^HIST ' | tail -n 3 |
 			diag_lines "bench: $1 granule $2 threads $3: exit $rc: "
@@ -95,7 +103,7 @@ bench_dma() {
 }
 
 # bench_zswap_pass on|off N: the N-th zswap pass on lz4-dmatest with the marking
-# on or off; its numbers as a ZSWAPAB line.
+# on or off; its numbers as a ZSWAPAB record.
 bench_zswap_pass() {
 	local marking="$1" pass="$2" st out rc r0 m0 q0 s0 r1 m1 q1 s1
 	st=$(lz4dt_stats)
@@ -107,23 +115,29 @@ bench_zswap_pass() {
 	r0=$(counter "$st" requests) m0=$(counter "$st" map_ns) q0=$(counter "$st" req_ns)
 	s0=$(counter "$st" served)
 	# The program's KTAP is read here, not passed on: the numbers are in
-	# the ZSWAPAB line.
+	# the ZSWAPAB record.
 	out=$(stress "bench_$marking" "$BENCH_ZSWAP_MIB" 7 1 3>&1)
 	rc=$?
 	r1=$(counter "$st" requests) m1=$(counter "$st" map_ns) q1=$(counter "$st" req_ns)
 	s1=$(counter "$st" served)
-	diag "ZSWAPAB pass=$pass marking=$marking rc=$rc" \
+	record ZSWAPAB "pass=$pass" "marking=$marking" "rc=$rc" \
 		"store_pps=$(bench_value "$out" swapout_pages_per_s)" \
 		"load_pps=$(bench_value "$out" swapin_pages_per_s)" \
 		"mismatches=$(bench_value "$out" mismatches)" \
-		"requests=$((r1 - r0)) map_ns=$((m1 - m0)) req_ns=$((q1 - q0))" \
+		"requests=$((r1 - r0))" "map_ns=$((m1 - m0))" "req_ns=$((q1 - q0))" \
 		"served=$((s1 - s0))"
 	return $rc
 }
 
-# bench_value OUTPUT KEY: the first "# KEY: value" of zswap_stress's output.
+# bench_value OUTPUT KEY: the value of KEY in the first STRESS record of
+# zswap_stress's output (empty if there is none, or it has no KEY).
 bench_value() {
-	printf '%s\n' "$1" | sed -n "s/.*# $2: //p" | head -n 1
+	printf '%s\n' "$1" | awk -v k="$2=" '
+		$1 == "#" && $2 == "SGR" && $3 == "STRESS" {
+			for (i = 4; i <= NF; i++)
+				if (index($i, k) == 1) { print substr($i, length(k) + 1); break }
+			exit
+		}'
 }
 
 bench_needs() {

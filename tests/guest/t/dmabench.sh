@@ -6,7 +6,9 @@
 # the selftest on 6.12; built statically from the tree by tools/initramfs)
 # printed latencies; under swiotlb=force the mappings also bounced.  Only
 # the lines every version of the tool prints are read: the default mode
-# (dma_map_single()) and "average map|unmap latency(us):".
+# (dma_map_single()) and "average map|unmap latency(us):".  The swiotlb
+# high-water mark is a record, "# SGR METRIC swiotlb_used_hiwater=N" (the
+# dialect: the top of lib.sh).
 
 # The tool (the host tests run a recorded one in its place).
 SGR_DMA_MAP_BENCHMARK=${SGR_DMA_MAP_BENCHMARK:-/bin/dma_map_benchmark}
@@ -22,7 +24,9 @@ dmabench_run() {
 		return
 	fi
 	out=$("$SGR_DMA_MAP_BENCHMARK" -t 1 -s 2 -g 1 2>&1)
-	printf '%s\n' "$out" | diag_lines
+	# Prose, prefixed: the tool's own RESULT and HIST lines must not read
+	# as a record or as the formats records replaced.
+	printf '%s\n' "$out" | diag_lines "dma_map_benchmark: "
 	unbind_override dma_map_benchmark "$EDU"
 	avg=$(printf '%s\n' "$out" | grep -cE 'average (map|unmap) latency\(us\):[0-9]+\.[0-9]')
 	if [ "$avg" != 2 ]; then
@@ -33,7 +37,7 @@ dmabench_run() {
 	# (the mode asks for it; 6.12 ignores the word and always keeps it).
 	if cmdline_has swiotlb=force || cmdline_has swiotlb=force,track_hiwater; then
 		hw=$(cat /sys/kernel/debug/swiotlb/io_tlb_used_hiwater 2>/dev/null || echo 0)
-		diag "swiotlb io_tlb_used_hiwater: $hw"
+		record METRIC "swiotlb_used_hiwater=$hw"
 		if [ "${hw:-0}" -eq 0 ]; then
 			result 1 dma_map_benchmark_smoke "swiotlb=force, but nothing was bounced"
 			return

@@ -15,8 +15,10 @@
 #   - for humans, as diagnostic lines:
 #       # iotlb-domain N               the test device's VT-d domain id
 #       # iotlb-phase PHASE begin|end  with 1 s of quiet inside each phase
-#       # iotlb-requests PHASE N       lz4-dmatest requests of the phase
 #       # iotlb-iova PHASE 0x...       the buffer IOVAs the cache served
+# and the lz4-dmatest requests of each phase, which the host divides the
+# phase's IOMMU events by, as a record (the dialect: the top of lib.sh):
+#       # SGR IOTLB phase=PHASE requests=N
 # A marker that cannot be written fails the case.  Only strict domains
 # (MODE_STRICT, type DMA): lazy ones batch their invalidations.
 
@@ -114,7 +116,7 @@ iotlb_run() {
 			head -n 5 | sed 's/^ *//' | diag_lines "iotlb-stress $ph: "
 		sleep 1
 		r1=$(counter "$f" requests)
-		diag "iotlb-requests $ph $((r1 - r0))"
+		record IOTLB "phase=$ph" "requests=$((r1 - r0))"
 		diag_lines "iotlb-iova $ph " <"$iovas"
 		# The host takes the served IOVAs from the on phase: the cache
 		# serves nothing with the marking off, and the list only grows.

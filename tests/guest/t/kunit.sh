@@ -14,6 +14,8 @@
 # that did not run would read the boot's results, which were skips in
 # virtio-iommu before the suite drove its own edu).  The host allows the
 # nested skips only where the mode does not translate (kunit_needs).
+# How many of a rerun's cases did not skip is a record, "# SGR METRIC
+# kunit_rerun_<suite>_ran=N" (the dialect: the top of lib.sh).
 
 kunit_cases() {
 	local s
@@ -30,7 +32,7 @@ kunit_needs() {
 }
 
 kunit_run() {
-	local s dir res last ran
+	local s dir res last ran key
 	[ -n "$KUNIT_RERUN" ] || return 0
 	bind_edu
 	for s in $KUNIT_RERUN; do
@@ -53,7 +55,11 @@ kunit_run() {
 			awk 'NR <= 2 && (/^KTAP version / || /^1\.\.[0-9]+$/) { next } { print }' |
 			nested_lines
 		last=$(printf '%s\n' "$res" | tail -n 1)
-		diag "kunit_rerun_$s: $ran case(s) ran (not skipped)"
+		diag "rerun of $s: $ran case(s) ran (not skipped)"
+		# A record's key is of [a-z_0-9]: so is every suite name of the
+		# series, but KUnit allows others.
+		key=$(printf '%s' "$s" | tr '[:upper:]' '[:lower:]' | tr -c 'a-z0-9_' '_')
+		record METRIC "kunit_rerun_${key}_ran=$ran"
 		case $last in
 		"ok "*)
 			if [ "${MODE_TRANSLATES:-0}" = 1 ] && [ "$ran" = 0 ]; then

@@ -6,8 +6,9 @@
 # short dma_map_benchmark run per method of sgr.steps_methods (default
 # reuse,unmarked,sg1,sg,iova), 8 KiB, 1 thread, each long enough for the
 # tracer's warm-up calls; the tracer counts the instructions of one of
-# their map and unmap calls.  Fails only if a run produced no RESULT
-# line; what the tracer found is judged on the host.
+# their map and unmap calls; each run's RESULT line is a BENCH record
+# (tests/guest/lib.sh).  Fails only if a run produced no RESULT line;
+# what the tracer found is judged on the host.
 #
 #   sgr.steps_methods=a,b   the methods to run, in order
 #   sgr.steps_granule=N     pages per map (default 2: the zswap buffer)
@@ -27,7 +28,7 @@ steps_run() {
 	for m in $(list "$(param steps_methods reuse,unmarked,sg1,sg,iova)"); do
 		out=$("$SGR_DMA_MAP_BENCHMARK" -m "$m" -g "$(param steps_granule 2)" -t 1 -s 1 2>&1)
 		if printf '%s\n' "$out" | grep -q '^RESULT '; then
-			printf '%s\n' "$out" | sed -n "s/^RESULT /STEPS method=$m /p" | diag_lines
+			printf '%s\n' "$out" | sed -n 's/^RESULT //p' | record_lines BENCH "method=$m"
 		else
 			printf '%s\n' "$out" | head -n 3 | diag_lines "steps: $m: "
 			bad="$bad $m"

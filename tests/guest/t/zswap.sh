@@ -20,7 +20,10 @@
 # test driver (the options-off build) the stress runs on software lz4 and
 # the DMA cases skip; the host allows that skip only where the kernel's
 # .config has no CONFIG_CRYPTO_DEV_LZ4_DMATEST (zswap_needs).  A driver
-# that is built in but did not bind fails here already.
+# that is built in but did not bind fails here already.  The numbers the
+# host reads (the fire's events, the cache's and the teardown's counters)
+# are METRIC records, zswap_stress's are STRESS records: the dialect and
+# its keys are at the top of lib.sh.
 
 zswap_cases() {
 	echo zswap_dma_driver
@@ -104,8 +107,7 @@ zswap_under_fire() {
 	set -- $ev
 	hot=$1 sw=$2 bad=$3
 	diag "under fire: $hot CPU offline/online cycles, $sw compressor switches, $bad failed"
-	diag "fire_hotplug: $hot"
-	diag "fire_switch: $sw"
+	record METRIC "fire_hotplug=$hot" "fire_switch=$sw"
 	[ -e "$(cache_stats)" ] && diag "cache: $(oneline "$(cache_stats)")"
 	if [ "$rc" != 0 ]; then
 		FAIL_WHY="zswap_stress exited $rc"
@@ -135,8 +137,8 @@ zswap_teardown() {
 		diag "cache after the switch: $(oneline "$f")"
 		[ "$(counter "$f" entries)" = 0 ] && [ "$(counter "$f" pinned_pages)" = 0 ] ||
 			FAIL_WHY="the cache still holds $(counter "$f" entries) mappings after the pool switch"
-		diag "teardown_stop: $(counter "$f" teardown_stop)"
-		diag "teardown_overlap: $(counter "$f" teardown_overlap)"
+		record METRIC "teardown_stop=$(counter "$f" teardown_stop)" \
+			"teardown_overlap=$(counter "$f" teardown_overlap)"
 		[ -z "$FAIL_WHY" ] && [ "$(counter "$f" teardown_stop)" = 0 ] &&
 			FAIL_WHY="no teardown_stop counted: the pool's buffers were not stopped"
 	fi
@@ -146,7 +148,7 @@ zswap_teardown() {
 	if [ -z "$FAIL_WHY" ]; then
 		chk=$LZ4DT_ROOT_DBG/remove_check
 		diag "remove: $(oneline "$chk")"
-		diag "remove_checked: $(counter "$chk" checked)"
+		record METRIC "remove_checked=$(counter "$chk" checked)"
 		tr=$(counter "$chk" translating)
 		if [ "$tr" != 0 ]; then
 			FAIL_WHY="$tr cached DMA addresses still translate after the unbind"
@@ -215,7 +217,7 @@ zswap_unbind_live() {
 		STRESS_ZSWAP_MAX='' STRESS_MIN_COVERAGE=''
 		ref=$(($(cat "$LZ4DT_ROOT_DBG/refused") - ref0))
 		diag "unbound: $ref requests refused by the dead tfm"
-		diag "unbound_refused: $ref"
+		record METRIC "unbound_refused=$ref"
 		if [ $rc != 0 ]; then
 			FAIL_WHY="zswap_stress exited $rc with the device unbound"
 		elif [ "$ref" -le 0 ]; then
@@ -245,7 +247,7 @@ zswap_rebound() {
 	stress zswap_stress_rebound "$ZSWAP_MIB2" 2
 	rc=$?
 	ref=$(($(cat "$LZ4DT_ROOT_DBG/refused" 2>/dev/null || echo 0) - ref0))
-	diag "rebound_refused: $ref"
+	record METRIC "rebound_refused=$ref"
 	f=$(lz4dt_stats)
 	reusable=$(counter "$f" reusable)
 	served=$(counter "$f" served)
@@ -265,9 +267,7 @@ zswap_rebound() {
 		diag "cache: $hits hits, $misses misses for $reusable marked lists" \
 			"($served served); hit rate $((hits * 1000 / reusable / 10)).$((hits * 1000 / reusable % 10))%"
 		diag "cache: $(oneline "$(cache_stats)")"
-		diag "cache_marked: $reusable"
-		diag "cache_hits: $hits"
-		diag "cache_misses: $misses"
+		record METRIC "cache_marked=$reusable" "cache_hits=$hits" "cache_misses=$misses"
 		if [ $((hits * 100)) -lt $((reusable * 99)) ]; then
 			FAIL_WHY="hits $hits are under 99% of the $reusable marked lists"
 		elif [ "$misses" -gt $((ncpu * 4)) ]; then
@@ -276,9 +276,7 @@ zswap_rebound() {
 	else
 		fb=$(($(counter "$REUSE_DBG/stats" fallback_no_cache) - before_fb))
 		diag "no cache expected: $served served, $reusable marked lists, fallback_no_cache +$fb"
-		diag "cache_marked: $reusable"
-		diag "cache_hits: $served"
-		diag "fallback_no_cache: $fb"
+		record METRIC "cache_marked=$reusable" "cache_hits=$served" "fallback_no_cache=$fb"
 		if [ "$served" != 0 ]; then
 			FAIL_WHY="$served lists served from a cache in mode $MODE"
 		elif [ -e "$(cache_dir)" ]; then
