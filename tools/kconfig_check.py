@@ -4,6 +4,10 @@
 An option that the tree does not define at all is reported separately: with
 --allow-undefined (used when building an early patch of the series, before
 the patch that adds the option) it is a note, otherwise an error.
+
+With --on, an option the fragment wants y or m is satisfied by either (a
+fragment of what allmodconfig must have built, not merged: tools/build
+--require).
 """
 import argparse
 import os
@@ -57,11 +61,16 @@ def kconfig_symbols(tree: str) -> Set[str]:
 
 
 def check(fragment: Dict[str, str], config: Dict[str, str],
-          defined: Optional[Set[str]]) -> List[Problem]:
+          defined: Optional[Set[str]], on: bool = False) -> List[Problem]:
     problems = []
     for opt, want in fragment.items():
         got = config.get(opt, 'n')
-        ok = (got in ('n', '')) if want == 'n' else (got == want)
+        if want == 'n':
+            ok = got in ('n', '')
+        elif on and want in ('y', 'm'):
+            ok = got in ('y', 'm')
+        else:
+            ok = got == want
         if not ok:
             undefined = defined is not None and opt not in defined
             problems.append(Problem(opt, want, got, undefined))
@@ -75,6 +84,8 @@ def main(argv=None) -> int:
     ap.add_argument('config', help='the .config after olddefconfig')
     ap.add_argument('--tree', help='kernel source tree, to tell undefined options apart')
     ap.add_argument('--allow-undefined', action='store_true')
+    ap.add_argument('--on', action='store_true',
+                    help='y or m satisfies an option the fragment wants y or m')
     args = ap.parse_args(argv)
     frag: Dict[str, str] = {}
     for path in args.fragments:
@@ -84,7 +95,7 @@ def main(argv=None) -> int:
         conf = parse_config(f)
     defined = kconfig_symbols(args.tree) if args.tree else None
     rc = 0
-    for p in check(frag, conf, defined):
+    for p in check(frag, conf, defined, args.on):
         if p.undefined and args.allow_undefined:
             print(f'note: {p.option} is not defined by this tree yet', file=sys.stderr)
             continue
@@ -92,6 +103,8 @@ def main(argv=None) -> int:
             why = 'not defined by this tree'
         elif p.wanted == 'n':
             why = 'still set after olddefconfig (selected by another option?)'
+        elif args.on:
+            why = 'not on (a dependency is missing?)'
         else:
             why = 'changed by olddefconfig (a dependency is missing?)'
         print(f'error: {p.option}: fragment wants {p.wanted}, .config has {p.got}: {why}',

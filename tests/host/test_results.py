@@ -335,6 +335,13 @@ class KconfigCheck(unittest.TestCase):
         # A defined option that did not survive is an error even then.
         self.assertEqual(self.run_check('CONFIG_FOO=y\n', '', '--allow-undefined'), 1)
 
+    def test_on_takes_a_module_for_an_option_that_must_be_built(self):
+        # tools/build --require: allmodconfig builds the series' options
+        # as modules where it can; off is still a failure.
+        self.assertEqual(self.run_check('CONFIG_FOO=y\n', 'CONFIG_FOO=m\n'), 1)
+        self.assertEqual(self.run_check('CONFIG_FOO=y\n', 'CONFIG_FOO=m\n', '--on'), 0)
+        self.assertEqual(self.run_check('CONFIG_FOO=y\n', '# CONFIG_FOO is not set\n', '--on'), 1)
+
     def test_the_project_fragment_parses(self):
         with open(os.path.join(REPO, 'kernel-config')) as f:
             frag = kconfig_check.parse_config(f)

@@ -33,6 +33,9 @@ class Robot(ToolTest):
         build = next(c for c in commands(p.stderr) if os.path.basename(c[0]) == 'build')
         self.assertEqual(build[build.index('--config-base') + 1], 'allmodconfig')
         self.assertNotIn('--fragment', build)
+        # The robot's own allmodconfig: nothing merged, the series' options
+        # required on.
+        self.assertIn('--require', build)
         self.assertEqual(build[build.index('--targets') + 1].split(), ['./'])  # hello.c's
 
     def test_bad_input(self):
