@@ -4,6 +4,11 @@
 # Every command that changes something goes through run(), so that
 # DRY_RUN=1 prints the exact command lines to stderr instead of running
 # them (the host tests compare those lines).
+#
+# Each tool ends with the one line 'main "$@"; exit': bash reads a script
+# as it runs it, so a tool edited under a long run (a git pull during make
+# stress) would otherwise go on, once main returns, with whatever bytes
+# the new file holds at that offset.
 
 TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$TOOLS_DIR/.." && pwd)

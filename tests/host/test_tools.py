@@ -1027,6 +1027,28 @@ class Shellcheck(unittest.TestCase):
                         self.assertRegex(m.group(1), r'^\s+#\s*\S', f'{rel}:{n}: {line.strip()}')
 
 
+class EditedWhileRunning(unittest.TestCase):
+    def test_every_bash_tool_stops_reading_itself_after_main(self):
+        """A tool edited while it runs (make stress takes an hour) must not
+        go on with the new file's bytes once main returns (tools/lib.sh)."""
+        tools = [os.path.join(TOOLS, f) for f in sorted(os.listdir(TOOLS))]
+        tools.append(os.path.join(REPO, 'tests', 'host', 'record'))
+        seen = 0
+        for path in tools:
+            if not os.path.isfile(path) or '.' in os.path.basename(path):
+                continue
+            with open(path, errors='replace') as f:
+                lines = f.read().splitlines()
+            if not lines or not lines[0].endswith('bash'):
+                continue
+            with self.subTest(tool=os.path.relpath(path, REPO)):
+                mains = [l for l in lines if l.startswith('main "$@"')]
+                self.assertEqual(mains, ['main "$@"; exit'])
+                self.assertEqual(lines[-1], 'main "$@"; exit')
+                seen += 1
+        self.assertGreater(seen, 10)
+
+
 class GuestScripts(unittest.TestCase):
     def test_init_is_valid_sh(self):
         subprocess.run(['sh', '-n', os.path.join(REPO, 'tests', 'guest', 'init')], check=True)
