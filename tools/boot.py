@@ -407,30 +407,30 @@ def records(lines: Iterable[str]) -> List[Dict[str, str]]:
 
 
 def take_records(res: ModeResult, recs: List[Dict[str, str]]) -> List[str]:
-    """Sort RECS into RES; the kinds it does not know (to fail on)."""
-    unknown = []
+    """Sort RECS into RES; what it could not read (to fail on): a kind
+    nobody reads, or a METRIC or IOTLB record without its number."""
+    bad = []
     lists = {'STRESS': res.stress, 'BENCH': res.bench, 'HIST': res.hist, 'ZSWAPAB': res.zswap}
     for r in recs:
         kind = r['kind']
         vals = {k: v for k, v in r.items() if k != 'kind'}
         if kind in lists:
             lists[kind].append(vals)
-        elif kind == 'METRIC':
-            for k, v in vals.items():
-                n = number(v)
-                if n is not None:
-                    res.metrics[k] = n
+        elif kind == 'METRIC' and all(number(v) is not None for v in vals.values()):
+            res.metrics.update((k, number(v)) for k, v in vals.items())
         elif kind == 'IOTLB' and 'phase' in vals and number(vals.get('requests')) is not None:
             res.iotlb[vals['phase']] = int(number(vals['requests']))
+        elif kind in ('METRIC', 'IOTLB'):
+            bad.append(f'{kind} without its number ({" ".join(f"{k}={v}" for k, v in vals.items())})')
         else:
-            unknown.append(kind)
+            bad.append(f'{kind}, a kind nobody reads')
     for s in res.stress:
         for k, v in s.items():
             n = number(v)
             if n is None or k in ('name', 'pass'):
                 continue
             res.metrics[k] = res.metrics.get(k, 0) + n if k in STRESS_TOTALS else n
-    return unknown
+    return bad
 
 
 def number(v: Optional[str]) -> Optional[float]:
@@ -506,12 +506,12 @@ def check_mode(kp, name: str, d: str) -> ModeResult:
     bad = bad_console_lines(console, load_patterns())
     res.cases.append(Case('console_clean', Status.FAIL if bad else Status.PASS,
                           '; '.join(bad[:3])))
-    unknown = take_records(res, records(guest))
+    unread = take_records(res, records(guest))
     refused = [l.strip()[2:] for l in guest if REFUSED.match(l)]
-    if unknown:
+    if unread:
         res.cases.append(Case('guest_records', Status.FAIL,
-                              'records of a kind nobody reads (tests/guest/lib.sh lists the '
-                              'kinds): ' + ', '.join(sorted(set(unknown)))))
+                              'records the host cannot read (tests/guest/lib.sh lists the '
+                              'kinds): ' + '; '.join(sorted(set(unread)))))
     elif refused:
         res.cases.append(Case('guest_records', Status.FAIL,
                               f'{len(refused)} record(s) the guest could not write: {refused[0]}'))

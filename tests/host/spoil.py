@@ -207,7 +207,7 @@ class Spoil(NamedTuple):
 SPOILS: List[Spoil] = [
     Spoil('rebound-below-target', rebound_below_target, 'guest.zswap_stress_rebound',
           'under 99%'),
-    Spoil('unknown-record', unknown_record, 'guest_records', 'ZSWAP_AB'),
+    Spoil('unknown-record', unknown_record, 'guest_records', 'ZSWAP_AB, a kind nobody reads'),
     Spoil('record-refused', record_refused, 'guest_records', 'could not write'),
     Spoil('iotlb-records-missing', iotlb_records_missing, 'iotlb.buffer_events_marking_on',
           'no request'),

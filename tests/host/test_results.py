@@ -101,6 +101,15 @@ class RecordedBoots(unittest.TestCase):
                 self.assertEqual(sorted(res.iotlb), ['off', 'on'])
                 self.assertIn('cache_hits', res.metrics)
 
+    def test_a_record_without_its_number_is_not_read_silently(self):
+        res = boot.ModeResult('m')
+        bad = boot.take_records(res, boot.records([
+            '# SGR METRIC cache_hits=', '# SGR IOTLB phase=on', '# SGR METRIC fire_switch=3']))
+        self.assertEqual(bad, ['METRIC without its number (cache_hits=)',
+                               'IOTLB without its number (phase=on)'])
+        self.assertEqual(res.metrics, {'fire_switch': 3.0})
+        self.assertEqual(res.iotlb, {})
+
     def test_kernel_lines_between_kunit_lines_still_parse(self):
         """Another driver's message can land at column 0 between KUnit's
         lines on the console; the boot must still pass."""
