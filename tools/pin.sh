@@ -27,7 +27,7 @@ SGR_STACK_DEFAULT=7.3
 # b4 writes PATCH where they put it, so its subjects are the patch files'.
 # A new revision moves SGR_REVISION, then every stack is re-exported
 # (tools/export) and the cover letter regenerated (tools/cover).
-SGR_REVISION=2
+SGR_REVISION=3
 SGR_PREFIX='RFC PATCH'
 SGR_CHANGE_ID=20261121-dma-reuse-cache-5c1e0a
 SGR_SERIES_NAME=dma-reuse-cache

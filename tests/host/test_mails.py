@@ -17,6 +17,12 @@ from helpers import REPO, TOOLS, ToolTest, git, run_gate
 sys.path.insert(0, TOOLS)
 import mails  # noqa: E402  pylint: disable=wrong-import-position
 
+# The series' revision, pinned in tools/pin.sh (export and mails use it).
+PIN_REVISION = re.search(r'^SGR_REVISION=(\d+)$', open(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'pin.sh')).read(),
+    re.M).group(1)
+
+
 DEMO = os.path.join(REPO, 'tests', 'demo')
 
 GIT_COVER = '''From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
@@ -286,13 +292,13 @@ class MailsTool(ToolTest):
         rs = mails.recipients(mails.mail_files([self.out]))
         # b4's subjects are the pinned form, "RFC PATCH" as the patch files say.
         self.assertEqual([r['subject'] for r in rs],
-                         ['[RFC PATCH v2 0/2] hello: the title',
-                          '[RFC PATCH v2 1/2] hello: return two',
-                          '[RFC PATCH v2 2/2] hello: return three'])
+                         [f'[RFC PATCH v{PIN_REVISION} 0/2] hello: the title',
+                          f'[RFC PATCH v{PIN_REVISION} 1/2] hello: return two',
+                          f'[RFC PATCH v{PIN_REVISION} 2/2] hello: return three'])
         for r in rs:
             self.assertEqual(r['to'], ['Dee Maintainer <dma@example.org>'], r)
             self.assertIn('hello@vger.kernel.org', r['cc'], r)
-        mails.check_mails(rs, 'RFC PATCH v2', 2)
+        mails.check_mails(rs, f'RFC PATCH v{PIN_REVISION}', 2)
         self.assertIn('0000-hello-the-title.eml', p.stdout)
         with open(os.path.join(self.out, names[0])) as f:
             cover = f.read()

@@ -13,6 +13,12 @@ import unittest
 from helpers import GIT_ENV, REPO, TOOLS, ToolTest, git
 
 
+# The series' revision, pinned in tools/pin.sh (export and mails use it).
+PIN_REVISION = re.search(r'^SGR_REVISION=(\d+)$', open(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'pin.sh')).read(),
+    re.M).group(1)
+
+
 def commands(out):
     """The '+ cmd' lines of a dry run, split into words."""
     return [shlex.split(l[2:]) for l in out.splitlines() if l.startswith('+ ')]
@@ -493,7 +499,7 @@ class Export(ToolTest):
         # The mails' form: the revision's prefix (tools/pin.sh), a zero
         # commit id, the base named in the first patch.
         self.assertTrue(first.startswith('From 0000000000000000000000000000000000000000 '))
-        self.assertIn('Subject: [RFC PATCH v2 1/2] hello: return two', first)
+        self.assertIn(f'Subject: [RFC PATCH v{PIN_REVISION} 1/2] hello: return two', first)
         base = git(self.tree, 'rev-parse', 'base').strip()
         self.assertIn(f'\nbase-commit: {base}\n', first)
         # Blob ids of a fixed length, whatever the repository's size or the

@@ -137,8 +137,7 @@ zswap_teardown() {
 		diag "cache after the switch: $(oneline "$f")"
 		[ "$(counter "$f" entries)" = 0 ] && [ "$(counter "$f" pinned_pages)" = 0 ] ||
 			FAIL_WHY="the cache still holds $(counter "$f" entries) mappings after the pool switch"
-		record METRIC "teardown_stop=$(counter "$f" teardown_stop)" \
-			"teardown_overlap=$(counter "$f" teardown_overlap)"
+		record METRIC "teardown_stop=$(counter "$f" teardown_stop)"
 		[ -z "$FAIL_WHY" ] && [ "$(counter "$f" teardown_stop)" = 0 ] &&
 			FAIL_WHY="no teardown_stop counted: the pool's buffers were not stopped"
 	fi
@@ -240,9 +239,8 @@ zswap_unbind_live() {
 
 # 5. A quiet stress on the rebound device: the cache's verdict.
 zswap_rebound() {
-	local rc f before_fb fb served reusable hits misses ncpu ref0 ref
+	local rc f served reusable hits misses ncpu ref0 ref
 	FAIL_WHY=
-	before_fb=$(counter "$REUSE_DBG/stats" fallback_no_cache)
 	ref0=$(cat "$LZ4DT_ROOT_DBG/refused" 2>/dev/null || echo 0)
 	stress zswap_stress_rebound "$ZSWAP_MIB2" 2
 	rc=$?
@@ -274,15 +272,12 @@ zswap_rebound() {
 			FAIL_WHY="$misses misses for $ncpu CPUs"
 		fi
 	else
-		fb=$(($(counter "$REUSE_DBG/stats" fallback_no_cache) - before_fb))
-		diag "no cache expected: $served served, $reusable marked lists, fallback_no_cache +$fb"
-		record METRIC "cache_marked=$reusable" "cache_hits=$served" "fallback_no_cache=$fb"
+		diag "no cache expected: $served served, $reusable marked lists"
+		record METRIC "cache_marked=$reusable" "cache_hits=$served"
 		if [ "$served" != 0 ]; then
 			FAIL_WHY="$served lists served from a cache in mode $MODE"
 		elif [ -e "$(cache_dir)" ]; then
 			FAIL_WHY="a device cache exists in mode $MODE"
-		elif [ -e "$REUSE_DBG/stats" ] && [ "$fb" -lt "$reusable" ]; then
-			FAIL_WHY="only $fb of $reusable marked lists counted as fallback_no_cache"
 		fi
 	fi
 	verdict zswap_stress_rebound
