@@ -11,6 +11,10 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 TOOLS = os.path.join(REPO, 'tools')
+# The series' revision, pinned in tools/pin.sh (export and mails use it).
+with open(os.path.join(TOOLS, 'pin.sh'), encoding='utf-8') as _pin:
+    PIN_REVISION = next(line.split('=', 1)[1].strip() for line in _pin
+                        if line.startswith('SGR_REVISION='))
 DATA = os.path.join(HERE, 'data')
 
 # The guest's /etc/sgr-modes.sh (device addresses, mode_vars), as

@@ -12,16 +12,10 @@ import sys
 import tempfile
 import unittest
 
-from helpers import REPO, TOOLS, ToolTest, git, run_gate
+from helpers import REPO, TOOLS, ToolTest, git, run_gate, PIN_REVISION
 
 sys.path.insert(0, TOOLS)
 import mails  # noqa: E402  pylint: disable=wrong-import-position
-
-# The series' revision, pinned in tools/pin.sh (export and mails use it).
-PIN_REVISION = re.search(r'^SGR_REVISION=(\d+)$', open(os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'pin.sh')).read(),
-    re.M).group(1)
-
 
 DEMO = os.path.join(REPO, 'tests', 'demo')
 

@@ -10,13 +10,7 @@ import subprocess
 import time
 import unittest
 
-from helpers import GIT_ENV, REPO, TOOLS, ToolTest, git
-
-
-# The series' revision, pinned in tools/pin.sh (export and mails use it).
-PIN_REVISION = re.search(r'^SGR_REVISION=(\d+)$', open(os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'pin.sh')).read(),
-    re.M).group(1)
+from helpers import GIT_ENV, REPO, TOOLS, ToolTest, git, PIN_REVISION
 
 
 def commands(out):
