@@ -22,6 +22,7 @@ targets of the issue are stated as met or missed with the ratios.
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,8 @@ PLAIN_OLD = 'sg'
 MODES = matrix.load()
 # The targets against the IOMMU are taken in the strict modes of the demo
 # set; the floor of the comparison is the matrix's floor mode.
+# The hit's target: at most this much of the plain calls with no IOMMU.
+HIT_LIMIT = 0.6
 STRICT_TARGET_MODES = tuple(m.name for m in MODES.values() if m.strict and 'demo' in m.sets)
 FLOOR_MODE = matrix.floor_mode(MODES) or 'noiommu'
 
@@ -474,6 +477,22 @@ def steps_total(steps: Dict, mode: str, method: str) -> Optional[int]:
     return t['map']['insns'] + t['unmap']['insns'] if t else None
 
 
+# Not the DMA API's: the benchmark's own functions and the owner's mark.
+NOT_API = re.compile(r'_benchmark_do_(un)?map$|^sg_mark_reusable$')
+
+
+def steps_api(steps: Dict, mode: str, method: str) -> Optional[int]:
+    """The stepped instructions of METHOD in MODE's functions of the DMA
+    API alone: what the benchmark's do_map and do_unmap run themselves
+    (with the inline parts of the calls they make) and the owner's
+    sg_mark_reusable() left out, on both sides of a ratio."""
+    t = steps.get(mode, {}).get('methods', {}).get(method)
+    if not t:
+        return None
+    return sum(n for side in ('map', 'unmap') for f, n in t[side]['by_symbol'].items()
+               if not NOT_API.search(f))
+
+
 def targets(tcg: Dict, ic: Dict, steps: Dict, out) -> None:
     print('\n== targets (8 KiB, the zswap buffer; met or MISSED, never a failure)', file=out)
     print('  hit: the cached map + unmap against plain dma_map_sg() + dma_unmap_sg() of the '
@@ -483,14 +502,17 @@ def targets(tcg: Dict, ic: Dict, steps: Dict, out) -> None:
         fw = cost(tcg, floor_of(m), PLAIN, '2', '1', per_request)
         fi = cost(ic, floor_of(m), PLAIN, '2', '1', per_request_insns)
         say(out, f'    {m}: reuse / floor ({floor_of(m)}), instructions (icount)',
-            ratio(cost(ic, m, 'reuse', '2', '1', per_request_insns), fi), 1.0)
+            ratio(cost(ic, m, 'reuse', '2', '1', per_request_insns), fi), HIT_LIMIT)
         say(out, f'    {m}: reuse / floor, wall time (TCG)',
-            ratio(cost(tcg, m, 'reuse', '2', '1', per_request), fw), 1.0)
+            ratio(cost(tcg, m, 'reuse', '2', '1', per_request), fw), HIT_LIMIT)
     for m in steps:
         h, f = steps_total(steps, m, 'reuse'), steps_total(steps, floor_of(m), PLAIN)
         if h is not None and MODES.get(m) and MODES[m].translates:
             say(out, f'    {m}: reuse / floor, single-stepped instructions ({h} / '
-                f'{f if f is not None else "-"})', ratio(h, f), 1.0)
+                f'{f if f is not None else "-"})', ratio(h, f), HIT_LIMIT)
+            h, f = steps_api(steps, m, 'reuse'), steps_api(steps, floor_of(m), PLAIN)
+            say(out, f'    {m}: reuse / floor, single-stepped, the DMA API\'s functions only '
+                f'({h} / {f if f is not None else "-"})', ratio(h, f), HIT_LIMIT)
     print('  nothing gained, nothing paid: instructions (icount) relative to the plain calls '
           'in the same boot', file=out)
     for m in ic:
