@@ -25,6 +25,8 @@ Template fields (tools/cover/*.in):
     @@insns MODE METHOD[/T]@@    counted instructions per request
     @@ratio MODE METHOD[/T]@@    ... relative to plain sg1 in MODE
     @@over MODE METHOD FLOOR@@   ... relative to plain sg1 in FLOOR
+    @@net MODE METHOD FLOOR@@    the same, each side less its boot's empty
+                                 mode (the benchmark's loop and clock)
     @@zswap MODE on|off@@        zswap's map + unmap instructions/request
     @@steps MODE METHOD@@        single-stepped instructions of a request
     @@stepsratio M1 METH1 M2 METH2@@  the ratio of two of those
@@ -324,6 +326,10 @@ def render(template: str, git_cover: str, demo_dir: Optional[str]) -> str:
             if w[0] == 'over' and len(w) == 4:
                 meth, t = split_method(w[2])
                 return r2(demo.insns(w[1], meth, t) / demo.insns(w[3], 'sg1', t))
+            if w[0] == 'net' and len(w) == 4:
+                meth, t = split_method(w[2])
+                return r2((demo.insns(w[1], meth, t) - demo.insns(w[1], 'empty', t)) /
+                          (demo.insns(w[3], 'sg1', t) - demo.insns(w[3], 'empty', t)))
             if w[0] == 'zswap' and len(w) == 3 and w[2] in ('on', 'off'):
                 return f'{demo.zswap(w[1], w[2]):.0f}'
             if w[0] == 'steps' and len(w) == 3:

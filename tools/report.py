@@ -35,7 +35,8 @@ import boot  # noqa: E402  pylint: disable=wrong-import-position
 import iotlb  # noqa: E402  pylint: disable=wrong-import-position
 from boot import read_word as read  # noqa: E402  pylint: disable=wrong-import-position
 
-METHOD_ORDER = ['single', 'sg', 'sg1', 'bounce', 'unmarked', 'iova', 'reuse']
+METHOD_ORDER = ['single', 'sg', 'sg1', 'bounce', 'unmarked', 'iova', 'refused', 'reuse',
+                'empty']
 METHOD_TEXT = {
     'single': 'plain dma_map_single',
     'sg': 'plain dma_map_sg',
@@ -43,8 +44,13 @@ METHOD_TEXT = {
     'bounce': 'bounce copy + sync',
     'unmarked': 'reuse calls, unmarked',
     'iova': 'two-step IOVA API',
+    'refused': 'reuse calls, refused',
     'reuse': 'reuse cache',
+    'empty': 'empty: loop and clock',
 }
+# Empty mode maps nothing: its figure is the benchmark's own loop and clock
+# reads around do_map and do_unmap, which every other figure includes.
+EMPTY = 'empty'
 # The plain path the reuse cache replaces: dma_map_sg() of the very list
 # reuse mode maps (one entry of the granule's pages); kernels without sg1
 # mode are compared with sg mode.
@@ -365,7 +371,7 @@ def cost_tables(boots: Dict, out, f, unit: str, what: str) -> None:
                         if f is per_request:
                             row += fmt(per_request_p99(r), 9)
                         row += f'{(f"{rt:.3f}" if rt is not None else "-"):>7}'
-                        if meth == 'reuse':
+                        if meth in ('reuse', 'refused'):
                             hits = hits or r.get('hits', '')
                             misses = misses or r.get('misses', '')
                         if meth == 'iova' and r.get('two_step') == 'fallback':
@@ -493,6 +499,15 @@ def steps_api(steps: Dict, mode: str, method: str) -> Optional[int]:
                if not NOT_API.search(f))
 
 
+def net_insns(ic: Dict, mode: str, method: str) -> Optional[float]:
+    """METHOD's instructions per 8 KiB request in MODE's icount boot less
+    that boot's empty mode: the map and unmap without the benchmark's loop
+    and clock reads."""
+    c = cost(ic, mode, method, '2', '1', per_request_insns)
+    e = cost(ic, mode, EMPTY, '2', '1', per_request_insns)
+    return None if c is None or e is None else c - e
+
+
 def targets(tcg: Dict, ic: Dict, steps: Dict, out) -> None:
     print('\n== targets (8 KiB, the zswap buffer; met or MISSED, never a failure)', file=out)
     print('  hit: the cached map + unmap against plain dma_map_sg() + dma_unmap_sg() of the '
@@ -503,6 +518,10 @@ def targets(tcg: Dict, ic: Dict, steps: Dict, out) -> None:
         fi = cost(ic, floor_of(m), PLAIN, '2', '1', per_request_insns)
         say(out, f'    {m}: reuse / floor ({floor_of(m)}), instructions (icount)',
             ratio(cost(ic, m, 'reuse', '2', '1', per_request_insns), fi), HIT_LIMIT)
+        h, f = net_insns(ic, m, 'reuse'), net_insns(ic, floor_of(m), PLAIN)
+        if h is not None and f is not None:
+            say(out, f'    {m}: the same, map + unmap only: less each boot\'s empty mode '
+                f'({h:.0f} / {f:.0f})', ratio(h, f), HIT_LIMIT)
         say(out, f'    {m}: reuse / floor, wall time (TCG)',
             ratio(cost(tcg, m, 'reuse', '2', '1', per_request), fw), HIT_LIMIT)
     for m in steps:
@@ -522,6 +541,9 @@ def targets(tcg: Dict, ic: Dict, steps: Dict, out) -> None:
         if m in NO_CACHE_MODES:
             say(out, f'    {m}: marked list, device without a cache / plain',
                 ratio(cost(ic, m, 'reuse', '2', '1', per_request_insns), p), 1.02)
+        elif cost(ic, m, 'refused', '2', '1', per_request_insns) is not None:
+            say(out, f'    {m}: refused buffer (remembered) through the reuse calls / plain',
+                ratio(cost(ic, m, 'refused', '2', '1', per_request_insns), p), 1.02)
     threads = sorted_keys(tcg, 'threads')
     print('  against the IOMMU: wall time (TCG) of the cached path relative to plain in the '
           'same boot', file=out)
@@ -554,8 +576,10 @@ def steps_section(ic: Dict, steps: Dict, out) -> None:
             b = cost(ic, m, meth, '2', '1', per_request_insns)
             if b is not None:
                 n = t['map']['insns'] + t['unmap']['insns']
+                e = cost(ic, m, EMPTY, '2', '1', per_request_insns)
                 print(f'    {meth}: the icount benchmark\'s {b:.0f} per request less these {n}: '
-                      f'{b - n:.0f} instructions of timestamps and loop', file=out)
+                      f'{b - n:.0f} instructions of timestamps and loop'
+                      + (f' (empty mode: {e:.0f})' if e is not None else ''), file=out)
 
 
 def median(v: List[float]) -> Optional[float]:

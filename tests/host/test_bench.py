@@ -267,6 +267,18 @@ class BenchSh(unittest.TestCase):
         self.assertTrue([l for l in lines if l.startswith('# bench: reuse granule 1 '
                                                           'threads 2: exit 1: ')], lines)
 
+    def test_refused_run_served_from_the_cache_fails(self):
+        # Refused mode's numbers are a refused buffer's only if the cache
+        # never served it: a hit means the buffer was not refused.
+        for hits, rc in ((0, 'rc=0'), (5, 'rc=1')):
+            with self.subTest(hits=hits):
+                self.fake_tool(tool_output('refused', 2, 1, hits=hits))
+                lines, _ = self.bench_one('refused', '2', '1')
+                self.assertEqual(lines[-1], rc)
+                self.assertEqual(len([l for l in lines if l.startswith('# SGR BENCH ')]), 1)
+                said = '# bench: refused granule 2 threads 1: served from the cache (hits above 0)'
+                self.assertEqual(said in lines, hits > 0, lines)
+
     def test_dmabench_records_the_swiotlb_high_water_mark(self):
         # t/dmabench.sh's smoke test, under swiotlb=force: its debugfs file
         # is a fake one.

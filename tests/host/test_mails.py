@@ -2,6 +2,7 @@
 cover), and the mails b4 writes from the b4 prep branch (tools/mails,
 tools/b4-prep --mails: b4 send -o), read and checked by tools/mails.py
 recipients, then applied with git am as make check's gate does."""
+import csv
 import glob
 import json
 import os
@@ -81,6 +82,32 @@ class Cover(unittest.TestCase):
         self.assertIn(f'Hit {demo.insns("vtd-strict", "reuse"):.0f}, ', text)
         # the row of the kept run, whatever its figure
         self.assertRegex(text, r'\n  VT-d strict        on       \d+(\.\d+)? \(IOTLB inv\.\)')
+
+    def test_net_field_takes_each_boots_empty_mode_off(self):
+        # A copy of the kept run with empty-mode rows of 100 and 80
+        # instructions per request in the two boots.
+        demo = os.path.join(self.tmp, 'demo')
+        shutil.copytree(DEMO, demo)
+        path = os.path.join(demo, 'results-icount.csv')
+        with open(path) as f:
+            rows = list(csv.DictReader(f))
+        fields = list(rows[0])
+        for mode, half in (('vtd-strict', 50), ('noiommu', 40)):
+            r = dict(next(x for x in rows if x['iommu_mode'] == mode and x['method'] == 'sg1'
+                          and x['granule'] == '2' and x['threads'] == '1'))
+            r.update(method='empty', mode='empty', map_mean_ns=str(half),
+                     unmap_mean_ns=str(half))
+            rows = [x for x in rows if not (x['iommu_mode'] == mode and x['method'] == 'empty')]
+            rows.append(r)
+        with open(path, 'w', newline='') as f:
+            w = csv.DictWriter(f, fieldnames=fields)
+            w.writeheader()
+            w.writerows(rows)
+        d = mails.Demo(demo)
+        want = ((d.insns('vtd-strict', 'reuse') - 100) / (d.insns('noiommu', 'sg1') - 80))
+        text = mails.render(self.template('Net @@net vtd-strict reuse noiommu@@.\n@@git@@\n'),
+                            self.git_cover, demo)
+        self.assertIn(f'Net {mails.r2(want)}.', text)
 
     def test_cover_refuses_unknown_fields_missing_figures_and_no_git_part(self):
         for body, why in (('@@nonsense@@\n@@git@@\n', 'unknown field'),

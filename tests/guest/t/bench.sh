@@ -17,15 +17,17 @@
 # and one case per part, bench_dma_map and bench_zswap_ab: failed only if
 # a run produced no numbers (the tool failed, or the driver could not be
 # bound) or the tool reported an error with them (a reuse-mode run whose
-# buffer stayed mapped after sg_mark_stop_reuse(): iova=leaked).
+# buffer stayed mapped after sg_mark_stop_reuse(): iova=leaked), or a
+# refused-mode run was served from the cache (hits above 0: its buffer was
+# not refused, and its numbers would be a hit's).
 #
 # The tool is the tree's dma_map_benchmark (tools/dma/ on 7.3, the
 # selftest on 6.12, with this series), whose -m takes the method names.
 #
 # Kernel command line parameters (read by sgr_params in lib.sh):
 #   sgr.bench_seconds=N     seconds per run (default 2)
-#   sgr.bench_methods=a,b   of single,sg,sg1,bounce,unmarked,iova,reuse
-#                           (default all seven)
+#   sgr.bench_methods=a,b   of single,sg,sg1,bounce,unmarked,iova,refused,
+#                           reuse,empty (default all nine)
 #   sgr.bench_granules=a,b  pages per map (default 1,2,16: 4, 8, 64 KiB)
 #   sgr.bench_zswap_mib=N   MiB per zswap A/B pass (default 32; 0: none)
 #   sgr.bench_zswap_passes=N passes per arm, interleaved off, on, off, on,
@@ -68,6 +70,10 @@ bench_one() {
 		return 1
 	fi
 	printf '%s\n' "$out" | sed -n 's/^RESULT //p' | record_lines BENCH "method=$1"
+	if [ "$1" = refused ] && printf '%s\n' "$out" | grep '^RESULT ' | grep -qv ' hits=0 '; then
+		diag "bench: refused granule $2 threads $3: served from the cache (hits above 0)"
+		return 1
+	fi
 	printf '%s\n' "$out" |
 		sed -n -e 's/^HIST \([^ ]*\) \([^ ]*\) \([^ ]*\) \([^ ]*\)$/side=\1 lo=\2 hi=\3 count=\4/p' \
 			-e t -e 's/^HIST //p' |
