@@ -483,8 +483,9 @@ def steps_total(steps: Dict, mode: str, method: str) -> Optional[int]:
     return t['map']['insns'] + t['unmap']['insns'] if t else None
 
 
-# Not the DMA API's: the benchmark's own functions and the owner's mark.
-NOT_API = re.compile(r'_benchmark_do_(un)?map$|^sg_mark_reusable$')
+# Not the DMA API's: the benchmark's own functions and the owner's mark
+# (inline for one entry, so mostly inside do_map).
+NOT_API = re.compile(r'_benchmark_do_(un)?map$|^(__)?sg_mark_reusable$')
 
 
 def steps_api(steps: Dict, mode: str, method: str) -> Optional[int]:
