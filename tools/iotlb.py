@@ -3,7 +3,7 @@
 one ordered stream: QEMU's trace log.
 
   iotlb.py RUN_DIR
-      Print a table: per phase of the guest's iotlb test (reuse_dma_buffer
+      Print a table: per phase of the guest's iotlb test (dma_reuse.enabled
       on, off), the IOMMU events in the test device's domain, those on the
       IOVAs the cache served, the lz4-dmatest requests and events per
       request.  Exit status 1 if the run's verdict fails (see verdict()),

@@ -618,7 +618,7 @@ def zswap_table(boots: Dict, what: str, out) -> None:
     rows = [(m, zswap_arms(b)) for m, b in boots.items() if b['zswap']]
     if not rows:
         return
-    print(f'\n== zswap on lz4-dmatest, zswap.reuse_dma_buffer off and on interleaved in one '
+    print(f'\n== zswap on lz4-dmatest, dma_reuse.enabled off and on interleaved in one '
           f'boot ({what}): median [min-max] over the passes', file=out)
     print(f'  {"mode":<20}{"marking":<8}{"passes":>7}{"store p/s":>22}{"load p/s":>22}'
           f'{"map ns/req":>20}{"req ns/req":>22}{"mism.":>6}', file=out)

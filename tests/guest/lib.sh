@@ -87,6 +87,8 @@ SGR_MODES_SH=${SGR_MODES_SH:-/etc/sgr-modes.sh}
 # shellcheck disable=SC1090 # generated: tools/modes.py guest
 [ ! -r "$SGR_MODES_SH" ] || . "$SGR_MODES_SH"
 ZP=/sys/module/zswap/parameters
+# The DMA side's switch for the reuse cache as a whole (dma_reuse.enabled).
+DMA_REUSE_SWITCH=/sys/module/dma_reuse/parameters/enabled
 LZ4DT=/sys/bus/pci/drivers/lz4_dmatest
 REUSE_DBG=/sys/kernel/debug/dma_reuse
 LZ4DT_ROOT_DBG=/sys/kernel/debug/lz4_dmatest

@@ -227,7 +227,7 @@ SPOILS: List[Spoil] = [
           'skipped in mode vtd-strict'),
     Spoil('rerun-did-not-run', rerun_did_not_run,
           'guest.kunit_rerun_dma_reuse_cache_iommu.dma_reuse_cache_iommu.'
-          'dma_reuse_test_refuse_no_iommu', 'skipped in mode'),
+          'dma_reuse_test_read_only', 'skipped in mode'),
 ]
 
 

@@ -324,7 +324,7 @@ class BenchSh(unittest.TestCase):
                     f'shift; done\nSTATS={stats}\n' + stress_body)
         os.chmod(prog, 0o755)
         script = ('. "$KTAP_SH"; . "$GUEST/lib.sh"; . "$GUEST/t/bench.sh"\n'
-                  'ZP=$D/zp LZ4DT_DBG=$D/lz4 BENCH_ZSWAP_MIB=8\n'
+                  'ZP=$D/zp DMA_REUSE_SWITCH=$D/zp/dma_reuse_enabled LZ4DT_DBG=$D/lz4 BENCH_ZSWAP_MIB=8\n'
                   'bench_zswap_pass "$@"; echo "rc=$?"\n')
         env = dict(os.environ, KTAP_SH=os.path.join(TOOLS, 'ktap.sh'), GUEST=GUEST,
                    SGR_LIB=GUEST, SGR_CMDLINE='', D=self.tmp, ZSWAP_STRESS_BIN=prog,
@@ -334,7 +334,7 @@ class BenchSh(unittest.TestCase):
         self.assertEqual(p.stderr, '')
         lines = p.stdout.splitlines()
         assert_dialect(self, lines)
-        with open(os.path.join(self.tmp, 'zp', 'reuse_dma_buffer')) as f:
+        with open(os.path.join(self.tmp, 'zp', 'dma_reuse_enabled')) as f:
             self.assertEqual(f.read(), 'Y\n' if args[0] == 'on' else 'N\n')
         return lines
 

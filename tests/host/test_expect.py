@@ -21,7 +21,8 @@ import modes  # noqa: E402  pylint: disable=wrong-import-position
 
 EXPECT = os.path.join(TOOLS, 'expect.py')
 ALL = 'proof,kunit,zswap,iotlb,dmabench,pagealloc,dmesg'
-FULL = ('CONFIG_KUNIT', 'CONFIG_LIST_KUNIT_TEST', 'CONFIG_DMA_REUSE_CACHE_KUNIT_TEST',
+FULL = ('CONFIG_KUNIT', 'CONFIG_DMA_REUSE_CACHE', 'CONFIG_LIST_KUNIT_TEST',
+        'CONFIG_DMA_REUSE_CACHE_KUNIT_TEST',
         'CONFIG_CRYPTO_DEV_LZ4_DMATEST', 'CONFIG_IOMMU_DEBUG_PAGEALLOC')
 
 
@@ -80,8 +81,8 @@ class Boot(unittest.TestCase):
     def test_the_options_off_kernel_allows_the_driver_cases(self):
         e = self.boot('vtd-strict', options=('CONFIG_KUNIT',), tests='proof,zswap,dmesg')
         self.assertEqual(sorted(e['allowed_skips']), [
-            'guest.zswap_dma_driver', 'guest.zswap_stress_rebound', 'guest.zswap_teardown',
-            'guest.zswap_unbind_live_tfm', 'kunit'])
+            'guest.dma_reuse_switch', 'guest.zswap_dma_driver', 'guest.zswap_stress_rebound',
+            'guest.zswap_teardown', 'guest.zswap_unbind_live_tfm', 'kunit'])
         self.assertEqual(e['kunit_suites'], [])
 
     def test_a_parameter_need(self):

@@ -140,7 +140,7 @@ class RecordedBoots(unittest.TestCase):
         names = [c.name for c in res.cases if c.status == boot.Status.PASS]
         self.assertIn('guest.iommu_mode_proof', names)
         self.assertIn('iotlb.buffer_events_marking_on', names)
-        self.assertIn('kunit.dma_reuse_cache_iommu.dma_reuse_test_iommu_read_only', names)
+        self.assertIn('kunit.dma_reuse_cache_iommu.dma_reuse_test_read_only', names)
 
     def test_each_spoiled_copy_fails_for_its_own_reason(self):
         for sp in spoil.SPOILS:

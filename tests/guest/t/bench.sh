@@ -114,9 +114,9 @@ bench_zswap_pass() {
 	local marking="$1" pass="$2" st out rc r0 m0 q0 s0 r1 m1 q1 s1
 	st=$(lz4dt_stats)
 	if [ "$marking" = on ]; then
-		echo Y >"$ZP/reuse_dma_buffer"
+		echo Y >"$DMA_REUSE_SWITCH"
 	else
-		echo N >"$ZP/reuse_dma_buffer"
+		echo N >"$DMA_REUSE_SWITCH"
 	fi
 	r0=$(counter "$st" requests) m0=$(counter "$st" map_ns) q0=$(counter "$st" req_ns)
 	s0=$(counter "$st" served)
@@ -181,7 +181,7 @@ bench_zswap() {
 		bench_zswap_pass on "$i" || bad=1
 		i=$((i + 1))
 	done
-	echo Y >"$ZP/reuse_dma_buffer"
+	echo Y >"$DMA_REUSE_SWITCH"
 	if [ $bad = 0 ]; then
 		result 0 bench_zswap_ab
 	else

@@ -47,8 +47,8 @@ iotlb_run() {
 	elif ! lz4dt_bound; then
 		result 1 iotlb_counts "lz4-dmatest is built in but did not bind $TESTDEV"
 		return
-	elif [ ! -e "$ZP/reuse_dma_buffer" ] || [ ! -e "$iovas" ]; then
-		result 1 iotlb_counts "lz4-dmatest is bound, but there is no zswap.reuse_dma_buffer or served_iovas"
+	elif [ ! -e "$DMA_REUSE_SWITCH" ] || [ ! -e "$iovas" ]; then
+		result 1 iotlb_counts "lz4-dmatest is bound, but there is no $DMA_REUSE_SWITCH or served_iovas"
 		return
 	fi
 	# The zswap test normally ran before and left swap on.
@@ -63,7 +63,7 @@ iotlb_run() {
 	# Steady state: every CPU's buffer is cached before the "on" phase.
 	# The stress's own KTAP goes to a file: its counters are not the
 	# zswap test's, and one result line stands for the whole test.
-	echo Y >"$ZP/reuse_dma_buffer"
+	echo Y >"$DMA_REUSE_SWITCH"
 	for c in $(seq 0 $(($(ncpus) - 1))); do
 		# shellcheck disable=SC2034 # read by stress (lib.sh)
 		STRESS_PREFIX="taskset -c $c"
@@ -89,17 +89,18 @@ iotlb_run() {
 		[ -z "$why" ] || break
 		case $ph in on) val=Y ;; *) val=N ;; esac
 		[ $ph = off ] && before=$(counter "$(cache_stats)" entries)
-		echo $val >"$ZP/reuse_dma_buffer"
-		# reuse_dma_buffer=N unmaps every CPU's and pool's buffer
-		# before the write returns, not when each is next used (v1
-		# left the buffers of idle CPUs and retired pools mapped).
+		echo $val >"$DMA_REUSE_SWITCH"
+		# dma_reuse.enabled=N unmaps every cached buffer (every CPU's
+		# and pool's) before the write returns, not when each is next
+		# used (v1 left the buffers of idle CPUs and retired pools
+		# mapped).
 		if [ $ph = off ]; then
 			left=$(counter "$(cache_stats)" entries)
-			diag "reuse_dma_buffer=N: cached mappings $before, then $left"
+			diag "dma_reuse.enabled=N: cached mappings $before, then $left"
 			if [ "$before" = 0 ]; then
-				why="nothing was cached before zswap.reuse_dma_buffer=N"
+				why="nothing was cached before dma_reuse.enabled=N"
 			elif [ "$left" != 0 ]; then
-				why="$left mappings left once zswap.reuse_dma_buffer=N returned"
+				why="$left mappings left once dma_reuse.enabled=N returned"
 			fi
 			[ -z "$why" ] || break
 		fi
@@ -131,7 +132,7 @@ iotlb_run() {
 			why="no lz4-dmatest request in phase $ph"
 		fi
 	done
-	echo Y >"$ZP/reuse_dma_buffer"
+	echo Y >"$DMA_REUSE_SWITCH"
 	if [ -z "$why" ] && ! engine_clean; then
 		why=$FAIL_WHY
 	fi

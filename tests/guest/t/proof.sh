@@ -8,9 +8,46 @@
 
 proof_cases() {
 	echo iommu_mode_proof
+	echo dma_reuse_switch
+}
+
+proof_needs() {
+	echo dma_reuse_switch CONFIG_DMA_REUSE_CACHE
 }
 
 proof_run() {
+	proof_mode
+	proof_switch
+}
+
+# dma_reuse_switch: dma_reuse.enabled reads what the command line asked
+# for (on by default).  The command line's value is parsed with interrupts
+# off and only stored then; a setter that did more would warn (lockdep,
+# "interrupts were enabled early"), which the dmesg test fails.
+proof_switch() {
+	local want got
+	want=$(sgr_cmdline | awk '{
+		for (i = 1; i <= NF; i++)
+			if (index($i, "dma_reuse.enabled=") == 1) v = substr($i, 19)
+		} END { print v == "" ? "Y" : v }')
+	case $want in
+	0|n|N|off) want=N ;;
+	*) want=Y ;;
+	esac
+	if [ ! -e "$DMA_REUSE_SWITCH" ]; then
+		result skip dma_reuse_switch "no $DMA_REUSE_SWITCH (no CONFIG_DMA_REUSE_CACHE)"
+		return
+	fi
+	got=$(cat "$DMA_REUSE_SWITCH")
+	diag "dma_reuse.enabled: $got (the command line asks for $want)"
+	if [ "$got" = "$want" ]; then
+		result 0 dma_reuse_switch
+	else
+		result 1 dma_reuse_switch "dma_reuse.enabled reads $got, the command line asked for $want"
+	fi
+}
+
+proof_mode() {
 	local want proof got line groups rx
 	want=${MODE_TYPE:-}
 	proof=${MODE_PROOF:-}

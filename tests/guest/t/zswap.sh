@@ -88,7 +88,7 @@ zswap_driver() {
 	elif ! set_compressor lz4-dmatest; then
 		result 1 zswap_dma_driver "zswap refused compressor lz4-dmatest"
 	else
-		diag "zswap: compressor lz4-dmatest, reuse_dma_buffer $(cat "$ZP/reuse_dma_buffer")"
+		diag "zswap: compressor lz4-dmatest, dma_reuse.enabled $(cat "$DMA_REUSE_SWITCH")"
 		result 0 zswap_dma_driver
 	fi
 }
