@@ -26,9 +26,9 @@ proof_run() {
 # "interrupts were enabled early"), which the dmesg test fails.
 proof_switch() {
 	local want got
-	want=$(sgr_cmdline | awk '{
+	want=$(sgr_cmdline | awk -v k=dma_reuse.enabled= '{
 		for (i = 1; i <= NF; i++)
-			if (index($i, "dma_reuse.enabled=") == 1) v = substr($i, 19)
+			if (index($i, k) == 1) v = substr($i, length(k) + 1)
 		} END { print v == "" ? "Y" : v }')
 	case $want in
 	0|n|N|off) want=N ;;
