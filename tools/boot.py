@@ -318,10 +318,11 @@ def load_patterns(path: str = PATTERNS) -> List[re.Pattern]:
 
 
 # The marker lines of the reports provoked on purpose: the KUnit misuse
-# case's ("dma-reuse-kunit: ...") and lz4-dmatest's IOMMU page-leak
-# trigger's ("lz4_dmatest: <device>: ..."); the guest checks their content.
-EXPECTED_BEGIN = re.compile(r'(dma-reuse-kunit|lz4_dmatest).*: expected report begins')
-EXPECTED_END = re.compile(r'(dma-reuse-kunit|lz4_dmatest).*: expected report ends')
+# case's ("dma-reuse-kunit: ...") and the IOMMU page-leak checker's KUnit
+# case's ("iommu_debug_test_leak: <device>: ..."); the guest checks their
+# content.
+EXPECTED_BEGIN = re.compile(r'(dma-reuse-kunit|iommu_debug_test_leak).*: expected report begins')
+EXPECTED_END = re.compile(r'(dma-reuse-kunit|iommu_debug_test_leak).*: expected report ends')
 
 
 def without_expected(lines: Iterable[str]) -> List[str]:

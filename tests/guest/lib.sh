@@ -41,9 +41,9 @@
 #   METRIC key=N ...       numbers of the boot (the host keeps the last
 #                          value per key): fire_hotplug, fire_switch,
 #                          teardown_stop, teardown_overlap, remove_checked,
-#                          unbound_refused, rebound_refused, cache_marked,
-#                          cache_hits, cache_misses, fallback_no_cache
-#                          (t/zswap.sh); swiotlb_used_hiwater
+#                          unbound_orphaned, rebound_orphaned, cache_marked,
+#                          cache_hits, cache_misses, fallback_no_cache,
+#                          bounce_requests, bounce_bytes (t/zswap.sh); swiotlb_used_hiwater
 #                          (t/dmabench.sh); kunit_rerun_<suite>_ran, the
 #                          rerun's cases that did not skip (t/kunit.sh)
 #   STRESS name=NAME pass=N pages=N seed=N swapout_pages_per_s=N
@@ -75,7 +75,7 @@
 SGR_LIB=${SGR_LIB:-/lib/sgr}
 
 # The tests that run when sgr.tests is not given, in order.
-SGR_DEFAULT_TESTS=proof,kunit,zswap,iotlb,dmabench,pagealloc,dmesg
+SGR_DEFAULT_TESTS=proof,kunit,zswap,iotlb,selftest,dmabench,pagealloc,dmesg
 
 # The spare PCI devices tools/vm attaches (EDU: the dma_map_benchmark
 # tests; TESTDEV: pci-testdev for lz4-dmatest; MARKDEV: an edu that no
@@ -148,6 +148,8 @@ sgr_params() {
 	BENCH_GRANULES=$(list "$(param bench_granules 1,2,16)")
 	BENCH_ZSWAP_MIB=$(param bench_zswap_mib 32)
 	BENCH_ZSWAP_PASSES=$(param bench_zswap_passes 5)
+	SELFTEST_MIB=$(param selftest_mib 8)
+	SELFTEST_PASSES=$(param selftest_passes 2)
 }
 
 # ---------------------------------------------------------------------
@@ -423,13 +425,13 @@ cache_dir() { echo "$REUSE_DBG/devices/pci:$TESTDEV"; }
 cache_stats() { echo "$(cache_dir)/stats"; }
 
 lz4dt_selftest() {
-	awk '/^driver/ { d = ($3 == "lz4-dmatest") } d && /^selftest/ { print $3; exit }' "$SGR_PROC_CRYPTO"
+	awk '/^driver/ { d = ($3 == "lz4-dmatest-pci") } d && /^selftest/ { print $3; exit }' "$SGR_PROC_CRYPTO"
 }
 
 # lz4dt_refcnt: the lz4-dmatest algorithm's reference count (one for the
 # registration, one per live tfm), empty if it is not registered.
 lz4dt_refcnt() {
-	awk '/^driver/ { d = ($3 == "lz4-dmatest") } d && /^refcnt/ { print $3; exit }' "$SGR_PROC_CRYPTO"
+	awk '/^driver/ { d = ($3 == "lz4-dmatest-pci") } d && /^refcnt/ { print $3; exit }' "$SGR_PROC_CRYPTO"
 }
 
 # wait_no_dmatest_pool: after a switch away from lz4-dmatest, wait until
@@ -440,11 +442,10 @@ lz4dt_refcnt() {
 # reference has switched to atomic mode, and while the pool has entries)
 # and resurrects it, tfms and all, whatever happened to their device.
 # No tfm left means the algorithm's count is LZ4DT_REFCNT_REST, the
-# registration's one reference (each tfm holds one more).  Not the count
-# seen before zswap first used the driver: lz4-dmatest is also the "lz4"
-# of highest priority, so zswap's boot pool ("lz4") holds one tfm per CPU
-# then, and a wait for that count returned while a dead pool of as many
-# tfms was still there (the 6.12 rebound failures of 2026-12-03 and -06).
+# registration's one reference (each tfm holds one more).  (v2's driver
+# was also the "lz4" of highest priority, so zswap's boot pool held its
+# tfms, and a wait for the count seen at boot returned while a dead pool
+# was still there: the 6.12 rebound failures of 2026-12-03 and -06.)
 LZ4DT_REFCNT_REST=1
 wait_no_dmatest_pool() {
 	local n=0 ref
@@ -458,6 +459,12 @@ wait_no_dmatest_pool() {
 		sleep 1
 		n=$((n + 1))
 	done
+}
+
+# lz4_drivers: the drivers of every algorithm named "lz4" in /proc/crypto,
+# on one line.
+lz4_drivers() {
+	awk '/^name/ { n = ($3 == "lz4") } n && /^driver/ { print $3 }' "$SGR_PROC_CRYPTO" | sort -u | tr '\n' ' '
 }
 
 # cache_gone: the test device's cache (its debugfs directory) is gone
@@ -646,14 +653,14 @@ vtd_domain_id() {
 # dmesg
 
 # dmesg_unexpected: the kernel log without the reports provoked on purpose
-# (the KUnit misuse case's, "dma-reuse-kunit: ...", and lz4-dmatest's
-# page-leak trigger's, "lz4_dmatest: <dev>: ..."), which they bracket with
+# (the KUnit misuse case's, "dma-reuse-kunit: ...", and the page-leak
+# checker's KUnit case's, "iommu_debug_test_leak: <dev>: ..."), which they bracket with
 # two marker lines.  At most 100 lines per report: a lost end marker hides
 # nothing more.
 dmesg_unexpected() {
-	dmesg | awk '/(dma-reuse-kunit|lz4_dmatest).*: expected report begins/ { skip = 100 }
+	dmesg | awk '/(dma-reuse-kunit|iommu_debug_test_leak).*: expected report begins/ { skip = 100 }
 		!skip { print } skip { skip-- }
-		/(dma-reuse-kunit|lz4_dmatest).*: expected report ends/ { skip = 0 }'
+		/(dma-reuse-kunit|iommu_debug_test_leak).*: expected report ends/ { skip = 0 }'
 }
 
 # dmesg_expected: the bracketed report(s) only.

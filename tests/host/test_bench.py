@@ -29,7 +29,7 @@ RECORD = re.compile(r'^ *# SGR [A-Z][A-Z0-9_]*( [a-z_0-9]+=\S*)*$')
 OLD_FORMAT = re.compile(
     r'^\s*# (BENCH |HIST |ZSWAPAB |iotlb-requests|swiotlb io_tlb_used_hiwater: |'
     r'(fire_hotplug|fire_switch|teardown_stop|teardown_overlap|remove_checked|'
-    r'unbound_refused|rebound_refused|cache_marked|cache_hits|cache_misses|'
+    r'unbound_refused|rebound_refused|unbound_orphaned|rebound_orphaned|bounce_requests|bounce_bytes|cache_marked|cache_hits|cache_misses|'
     r'fallback_no_cache|pages|seed|swapout_pages_per_s|zswap_stored_pages|'
     r'swapin_pages_per_s|mismatches|zswpout|zswpin|pswpout|pswpin|vmstat_zswpout|'
     r'vmstat_zswpin|zswpwb|kunit_rerun_[a-z_0-9]+): )')

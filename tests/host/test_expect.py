@@ -20,10 +20,11 @@ import expect  # noqa: E402  pylint: disable=wrong-import-position
 import modes  # noqa: E402  pylint: disable=wrong-import-position
 
 EXPECT = os.path.join(TOOLS, 'expect.py')
-ALL = 'proof,kunit,zswap,iotlb,dmabench,pagealloc,dmesg'
+ALL = 'proof,kunit,zswap,iotlb,selftest,dmabench,pagealloc,dmesg'
 FULL = ('CONFIG_KUNIT', 'CONFIG_DMA_REUSE_CACHE', 'CONFIG_LIST_KUNIT_TEST',
         'CONFIG_DMA_REUSE_CACHE_KUNIT_TEST',
-        'CONFIG_CRYPTO_DEV_LZ4_DMATEST', 'CONFIG_IOMMU_DEBUG_PAGEALLOC')
+        'CONFIG_DMA_REUSE_LZ4_TEST', 'CONFIG_IOMMU_DEBUG_PAGEALLOC',
+        'CONFIG_IOMMU_DEBUG_PAGEALLOC_KUNIT_TEST')
 
 
 class Boot(unittest.TestCase):
@@ -61,7 +62,8 @@ class Boot(unittest.TestCase):
         e = self.boot('noiommu')
         self.assertEqual(sorted(e['allowed_skips']), [
             'guest.iommu_debug_pagealloc_live', 'guest.iotlb_counts',
-            'guest.kunit_rerun_dma_reuse_cache_iommu', 'kunit.dma_reuse_cache_iommu'])
+            'guest.kunit_rerun_dma_reuse_cache_iommu', 'kunit.dma_reuse_cache_iommu',
+            'kunit.iommu_debug_pagealloc'])
         self.assertIn('mode noiommu has no translate', e['allowed_skips']['kunit.dma_reuse_cache_iommu'])
         # The zswap driver's cases never skip while the driver is built in.
         self.assertFalse([k for k in e['allowed_skips'] if 'zswap' in k])
@@ -81,7 +83,8 @@ class Boot(unittest.TestCase):
     def test_the_options_off_kernel_allows_the_driver_cases(self):
         e = self.boot('vtd-strict', options=('CONFIG_KUNIT',), tests='proof,zswap,dmesg')
         self.assertEqual(sorted(e['allowed_skips']), [
-            'guest.dma_reuse_switch', 'guest.zswap_dma_driver', 'guest.zswap_stress_rebound',
+            'guest.dma_reuse_switch', 'guest.zswap_bounce', 'guest.zswap_dma_driver',
+            'guest.zswap_lz4_is_software', 'guest.zswap_stress_rebound',
             'guest.zswap_teardown', 'guest.zswap_unbind_live_tfm', 'kunit'])
         self.assertEqual(e['kunit_suites'], [])
 

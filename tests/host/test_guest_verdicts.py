@@ -89,7 +89,7 @@ class GuestVerdicts(unittest.TestCase):
             os.makedirs(drv)
         res, p = self.dash(f'. "$GUEST/t/zswap.sh"\nLZ4DT={drv}\n'
                            'setup_swap() { return 0; }\nstress() { return 0; }\nzswap_run\n')
-        self.assertEqual(len(res), 5, p.stdout + p.stderr)
+        self.assertEqual(len(res), 7, p.stdout + p.stderr)
         return res
 
     def test_driver_built_in_but_not_bound_fails(self):
@@ -98,7 +98,8 @@ class GuestVerdicts(unittest.TestCase):
                          'did not bind 0000:00:11.0')
         self.assertEqual([r.split(' # ')[0] for r in res[2:]],
                          ['not ok 3 zswap_teardown', 'not ok 4 zswap_unbind_live_tfm',
-                          'not ok 5 zswap_stress_rebound'])
+                          'not ok 5 zswap_lz4_is_software', 'not ok 6 zswap_stress_rebound',
+                          'not ok 7 zswap_bounce'])
 
     def test_driver_not_built_is_a_skip_the_host_judges(self):
         res = self.zswap(False)
@@ -111,7 +112,7 @@ class GuestVerdicts(unittest.TestCase):
         and missed 3; without, nothing is served.
         Returns the result line and the records."""
         d = self.tmp
-        for rel, text in (('lz4/refused', '4\n'),
+        for rel, text in (('lz4/orphaned', '4\n'),
                           ('lz4/dev/stats', 'reusable 1000\nserved 0\nmismatches 0\nfaults 0\n')):
             os.makedirs(os.path.dirname(os.path.join(d, rel)), exist_ok=True)
             with open(os.path.join(d, rel), 'w') as f:
@@ -130,7 +131,7 @@ class GuestVerdicts(unittest.TestCase):
     def test_rebound_records_the_cache(self):
         res, recs = self.rebound(1)
         self.assertEqual(res, 'ok 1 zswap_stress_rebound')
-        self.assertEqual(recs, ['# SGR METRIC rebound_refused=0',
+        self.assertEqual(recs, ['# SGR METRIC rebound_orphaned=0',
                                 '# SGR METRIC cache_marked=1000 cache_hits=995 cache_misses=3'])
         self.assertIn('# cache: 995 hits, 3 misses for 1000 marked lists (0 served); '
                       'hit rate 99.5%', self.lines)
@@ -138,7 +139,7 @@ class GuestVerdicts(unittest.TestCase):
     def test_rebound_without_a_cache_records_the_fallbacks(self):
         res, recs = self.rebound(0, cache=False)
         self.assertEqual(res, 'ok 1 zswap_stress_rebound')
-        self.assertEqual(recs, ['# SGR METRIC rebound_refused=0',
+        self.assertEqual(recs, ['# SGR METRIC rebound_orphaned=0',
                                 '# SGR METRIC cache_marked=1000 cache_hits=0'])
 
 

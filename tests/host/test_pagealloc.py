@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """tests/guest/t/pagealloc.sh under dash, with a recorded kernel log: the
-IOMMU_DEBUG_PAGEALLOC proof passes on a bracketed report and fails, saying
-why, on each way the log can be spoiled; dmesg_clean fails on a report
-outside the brackets."""
+IOMMU_DEBUG_PAGEALLOC proof passes on a report that the checker's KUnit
+case bracketed at boot and fails, saying why, on each way the log can be
+spoiled; dmesg_clean fails on a report outside the brackets."""
 import os
 import shutil
 import subprocess
@@ -14,30 +14,25 @@ from test_bench import assert_dialect
 
 GUEST = os.path.join(REPO, 'tests', 'guest')
 ON = 'iommu: Debugging page allocations, expect overhead or disable iommu.debug_pagealloc'
-BEGIN = ('lz4_dmatest: 0000:00:11.0: expected report begins: '
+BEGIN = ('    # iommu_debug_test_leak: 0000:00:00.0: expected report begins: '
          'freeing a page that is still IOMMU-mapped, on purpose')
 LEAK = ['WARNING: CPU: 0 PID: 1 at drivers/iommu/iommu-debug-pagealloc.c:90',
         'iommu: Detected page leak!']
-END = 'lz4_dmatest: 0000:00:11.0: expected report ends'
+END = '    # iommu_debug_test_leak: 0000:00:00.0: expected report ends'
 
 
 class Pagealloc(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix='sgr-pagealloc.')
         self.addCleanup(shutil.rmtree, self.tmp)
-        self.trigger = os.path.join(self.tmp, 'leak_mapped_page')
 
-    def run_test(self, before, after, cmdline='iommu.debug_pagealloc=1',
-                 trigger=True, test='pagealloc'):
-        """The log is BEFORE until the trigger is written, BEFORE + AFTER
-        once it is; returns the KTAP result line and the diagnostics."""
-        for name, lines in (('before', before), ('after', before + after)):
-            with open(os.path.join(self.tmp, name), 'w') as f:
-                f.write(''.join(l + '\n' for l in lines))
-        if trigger:
-            open(self.trigger, 'w').close()
+    def run_test(self, log, cmdline='iommu.debug_pagealloc=1', test='pagealloc'):
+        """The kernel log is LOG; returns the KTAP result line and the
+        diagnostics."""
+        with open(os.path.join(self.tmp, 'log'), 'w') as f:
+            f.write(''.join(l + '\n' for l in log))
         script = ('. "$KTAP_SH"; . "$GUEST/lib.sh"; . "$GUEST/t/$T.sh"\n'
-                  'dmesg() { if [ -s "$TRIG" ]; then cat "$D/after"; else cat "$D/before"; fi; }\n'
+                  'dmesg() { cat "$D/log"; }\n'
                   'MODE=vtd-strict MODE_TRANSLATES=1 DMESG_PATTERNS=$PATTERNS\n'
                   '"${T}_run"\n')
         # The patterns as tools/initramfs puts them in the guest: without
@@ -46,8 +41,8 @@ class Pagealloc(unittest.TestCase):
         with open(os.path.join(REPO, 'tests', 'dmesg-patterns')) as f, open(patterns, 'w') as g:
             g.write(''.join(l for l in f if l.strip() and not l.startswith('#')))
         env = dict(os.environ, KTAP_SH=os.path.join(TOOLS, 'ktap.sh'), GUEST=GUEST,
-                   SGR_LIB=GUEST, SGR_CMDLINE=cmdline, SGR_LEAK_TRIGGER=self.trigger,
-                   TRIG=self.trigger, D=self.tmp, T=test, PATTERNS=patterns)
+                   SGR_LIB=GUEST, SGR_CMDLINE=cmdline, D=self.tmp, T=test,
+                   PATTERNS=patterns)
         p = subprocess.run(['dash', '-c', script], env=env, capture_output=True,
                            text=True, timeout=30)
         lines = p.stdout.splitlines()
@@ -57,37 +52,37 @@ class Pagealloc(unittest.TestCase):
         return results[0], lines
 
     def test_bracketed_report_passes(self):
-        res, lines = self.run_test([ON], [BEGIN] + LEAK + [END])
+        res, lines = self.run_test([ON, BEGIN] + LEAK + [END])
         self.assertEqual(res, 'ok 1 iommu_debug_pagealloc_live', lines)
-        self.assertIn('# pagealloc: page leak reports: 0 before the trigger, 1 after, 1 bracketed',
+        self.assertIn('# pagealloc: page leak reports: 1 in all, 1 between the KUnit case\'s markers',
                       lines)
 
     def test_each_spoiled_log_fails_for_its_own_reason(self):
-        for name, before, after, want in (
-                ('no report', [ON], [BEGIN, END],
+        for name, log, want in (
+                ('no report', [ON, BEGIN, END],
                  'the checker did not report the page freed while mapped'),
-                ('report outside the markers', [ON], [BEGIN, END] + LEAK,
-                 'the report is not between the trigger\'s marker lines'),
-                ('checker never started', [], [BEGIN] + LEAK + [END],
+                ('report outside the markers', [ON, BEGIN, END] + LEAK,
+                 'the report is not between the KUnit case\'s marker lines'),
+                ('checker never started', [BEGIN] + LEAK + [END],
                  'iommu.debug_pagealloc=1, but the checker did not announce itself')):
             with self.subTest(spoil=name):
-                res, lines = self.run_test(before, after)
+                res, lines = self.run_test(log)
                 self.assertEqual(res, f'not ok 1 iommu_debug_pagealloc_live # {want}', lines)
 
-    def test_missing_trigger_fails(self):
-        res, _ = self.run_test([ON], [], trigger=False)
-        self.assertTrue(res.startswith('not ok 1 iommu_debug_pagealloc_live # no lz4_dmatest '
-                                       'leak_mapped_page trigger'), res)
+    def test_no_kunit_marker_fails(self):
+        res, _ = self.run_test([ON] + LEAK)
+        self.assertTrue(res.startswith("not ok 1 iommu_debug_pagealloc_live # the checker's KUnit "
+                                       'case left no marker'), res)
 
     def test_no_parameter_is_a_skip_that_says_why(self):
-        res, _ = self.run_test([ON], [], cmdline='')
+        res, _ = self.run_test([ON], cmdline='')
         self.assertEqual(res, 'ok 1 iommu_debug_pagealloc_live # SKIP no iommu.debug_pagealloc=1: '
                          'the kernel has no CONFIG_IOMMU_DEBUG_PAGEALLOC')
 
     def test_dmesg_clean_skips_the_bracketed_report_only(self):
-        res, _ = self.run_test([ON, BEGIN] + LEAK + [END], [], test='dmesg')
+        res, _ = self.run_test([ON, BEGIN] + LEAK + [END], test='dmesg')
         self.assertEqual(res, 'ok 1 dmesg_clean')
-        res, _ = self.run_test([ON, BEGIN, END] + LEAK, [], test='dmesg')
+        res, _ = self.run_test([ON, BEGIN, END] + LEAK, test='dmesg')
         self.assertEqual(res, 'not ok 1 dmesg_clean # 2 bad line(s) in dmesg')
 
 

@@ -35,10 +35,10 @@ def crypto(refcnt):
         refcnt       : 7
         selftest     : passed
 
-        name         : lz4
-        driver       : lz4-dmatest
+        name         : lz4-dmatest
+        driver       : lz4-dmatest-pci
         module       : kernel
-        priority     : 300
+        priority     : 100
         refcnt       : {refcnt}
         selftest     : passed
 
@@ -135,6 +135,17 @@ class GuestZswap(unittest.TestCase):
         self.assertIn('    ok 1 pass1_data_verified', lines)
         self.assertIn('rc=3', lines)
         self.assertEqual(lines[-1].strip(), '0', 'the kept output is removed')
+
+    def test_lz4_drivers(self):
+        """Only what is named "lz4" counts: lz4-dmatest's own name does not,
+        and a module that took the name "lz4" again would show."""
+        with open(self.crypto, 'w') as f:
+            f.write(crypto(1))
+        self.assertEqual(self.sh('echo "[$(lz4_drivers)]"').stdout.strip(), '[lz4-scomp ]')
+        with open(self.crypto, 'w') as f:
+            f.write(crypto(1).replace('name         : lz4-dmatest', 'name         : lz4'))
+        self.assertEqual(self.sh('echo "[$(lz4_drivers)]"').stdout.strip(),
+                         '[lz4-dmatest-pci lz4-scomp ]')
 
     def test_wait_no_dmatest_pool(self):
         with open(self.crypto, 'w') as f:

@@ -29,7 +29,7 @@ iotlb_cases() {
 }
 
 iotlb_needs() {
-	echo iotlb_counts strict CONFIG_CRYPTO_DEV_LZ4_DMATEST
+	echo iotlb_counts strict CONFIG_DMA_REUSE_LZ4_TEST
 }
 
 iotlb_run() {
