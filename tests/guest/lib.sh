@@ -506,10 +506,6 @@ engine_clean() {
 # stress NAME MIB SEED [PASSES]: one zswap_stress run in its own cgroup,
 # its KTAP (a nested document named NAME, indented by the program) on fd 3.
 # STRESS_PREFIX, if set, goes before the program (taskset -c N).
-# STRESS_ZSWAP_MAX, if set, is the cgroup's memory.zswap.max: above it,
-# zswap writes the cgroup's oldest entries back to the swap disk.
-# STRESS_MIN_COVERAGE, if set, is the program's --min-coverage (the share
-# of pages zswap must have stored and loaded; the data check stays).
 # The output is streamed (a hang shows how far it got) and kept: a
 # program that dies before its plan is done (the OOM killer) gets the
 # leaves it owed from stress_fill, so the document stays whole.
@@ -520,18 +516,11 @@ stress() {
 	# 6.12 charges the compressed pool to the cgroup: memory.max must hold
 	# it (about 0.6 x the region) but not the region itself.
 	echo $(($2 * 3 / 4))M >"$cg/memory.max"
-	if [ -n "${STRESS_ZSWAP_MAX:-}" ]; then
-		if ! echo "$STRESS_ZSWAP_MAX" >"$cg/memory.zswap.max"; then
-			rmdir "$cg" 2>/dev/null
-			return 1
-		fi
-	fi
 	rm -f "$out" "$rcf"
 	# Only the program joins the cgroup: its OOM kills never reach tee.
 	{
 		sh -c "echo \$\$ >$cg/cgroup.procs && exec ${STRESS_PREFIX:-} $ZSWAP_STRESS_BIN --size $2 \
-			--passes ${4:-$ZSWAP_PASSES} --seed $3 --cgroup $cg --name $1 \
-			${STRESS_MIN_COVERAGE:+--min-coverage $STRESS_MIN_COVERAGE}" 2>&1
+			--passes ${4:-$ZSWAP_PASSES} --seed $3 --cgroup $cg --name $1" 2>&1
 		echo $? >"$rcf"
 	} | tee "$out" >&3
 	rc=$(cat "$rcf" 2>/dev/null)
