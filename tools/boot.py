@@ -81,6 +81,8 @@ class ModeResult:
     bench: List[Dict[str, str]] = field(default_factory=list)    # SGR BENCH, a benchmark run
     hist: List[Dict[str, str]] = field(default_factory=list)     # SGR HIST, a histogram bucket
     zswap: List[Dict[str, str]] = field(default_factory=list)    # SGR ZSWAPAB, a zswap A/B pass
+    clen: List[Dict[str, str]] = field(default_factory=list)     # SGR CLEN, a compressed-length bucket
+    clens: List[Dict[str, str]] = field(default_factory=list)    # SGR CLENS, the copy lengths used
     iotlb: Dict[str, int] = field(default_factory=dict)          # SGR IOTLB: requests per phase
 
     def count(self, status: Status) -> int:
@@ -100,6 +102,7 @@ class ModeResult:
                        allowed_skips=d.get('allowed_skips', {}), skips=d.get('skips', []),
                        stress=d.get('stress', []), bench=d.get('bench', []),
                        hist=d.get('hist', []), zswap=d.get('zswap', []),
+                       clen=d.get('clen', []), clens=d.get('clens', []),
                        iotlb=d.get('iotlb', {}))
         r.cases = [Case(c['name'], Status(c['status']), c.get('reason', '')) for c in d['cases']]
         return r
@@ -411,7 +414,8 @@ def take_records(res: ModeResult, recs: List[Dict[str, str]]) -> List[str]:
     """Sort RECS into RES; what it could not read (to fail on): a kind
     nobody reads, or a METRIC or IOTLB record without its number."""
     bad = []
-    lists = {'STRESS': res.stress, 'BENCH': res.bench, 'HIST': res.hist, 'ZSWAPAB': res.zswap}
+    lists = {'STRESS': res.stress, 'BENCH': res.bench, 'HIST': res.hist, 'ZSWAPAB': res.zswap,
+             'CLEN': res.clen, 'CLENS': res.clens}
     for r in recs:
         kind = r['kind']
         vals = {k: v for k, v in r.items() if k != 'kind'}

@@ -12,9 +12,16 @@ command line (qemu-cmdline) and boot-info; steps/<mode>/steps.json of
 tools/steps.py; and setup.txt written by tools/demo.  Prints the report
 and writes, next to it in RUN_DIR: report.txt, results.csv and
 results-icount.csv (one row per benchmark run), hist.csv (every histogram
-bucket), zswap.csv and zswap-icount.csv, iotlb.csv (the traced boots), results.json (all of it),
+bucket), zswap.csv and zswap-icount.csv, iotlb.csv (the traced boots), clen.csv (the
+compressed lengths and the copy lengths drawn from them), results.json (all of it),
 ratios.png (each method's cost relative to plain, per mode, wall time and
 instructions side by side) and hist-<mode>.png (gnuplot, if installed).
+
+report.txt is the summary, read at a glance (what this prints): the
+setup, the targets, the alternatives side by side, the zswap arms with
+the IOMMU's work, the model for hardware, the checks that failed and the
+targets missed.  report-full.txt has every table, histogram and QEMU
+command line.
 
 These are measurements: nothing here passes or fails on a time.  The
 targets of the issue are stated as met or missed with the ratios.
@@ -35,15 +42,17 @@ import boot  # noqa: E402  pylint: disable=wrong-import-position
 import iotlb  # noqa: E402  pylint: disable=wrong-import-position
 from boot import read_word as read  # noqa: E402  pylint: disable=wrong-import-position
 
-METHOD_ORDER = ['single', 'sg', 'sg1', 'bounce', 'unmarked', 'iova', 'refused', 'reuse',
-                'empty']
+METHOD_ORDER = ['single', 'sg', 'sg1', 'bounce', 'bounce_out', 'owned', 'unmarked', 'iova',
+                'refused', 'reuse', 'empty']
 METHOD_TEXT = {
     'single': 'plain dma_map_single',
     'sg': 'plain dma_map_sg',
     'sg1': 'plain sg, 1 entry',
-    'bounce': 'bounce copy + sync',
+    'bounce': 'bounce, full, bidir.',
+    'bounce_out': 'bounce, zswap-shaped',
+    'owned': 'owned, linked once',
     'unmarked': 'reuse calls, unmarked',
-    'iova': 'two-step IOVA API',
+    'iova': 'two-step link/unlink',
     'refused': 'reuse calls, refused',
     'reuse': 'reuse cache',
     'empty': 'empty: loop and clock',
@@ -158,6 +167,7 @@ def load_boots(root: str) -> Dict[str, Dict]:
                             for h in (b.hist if b else [])
                             if all(str(h.get(k, '')).isdigit() for k in ('lo', 'hi', 'count'))],
                   'zswap': b.zswap if b else [],
+                  'clen': b.clen if b else [], 'clens': b.clens if b else [],
                   'metrics': b.metrics if b else {}}
     return out
 
@@ -235,6 +245,11 @@ def ratio_rows(tcg: Dict, ic: Dict) -> List[Tuple[str, str, Optional[float], Opt
     return rows
 
 
+# The ways the plot compares: plain, the alternatives a driver would build,
+# the references in their worst shape, the cache.
+PLOT_METHODS = ['sg1', 'bounce_out', 'owned', 'iova', 'bounce', 'reuse']
+
+
 def plot_ratios(run: str, tcg: Dict, ic: Dict) -> Optional[str]:
     """ratios.png: per mode, each method's cost relative to plain
     dma_map_sg() in the same boot, wall time (TCG) above and instructions
@@ -244,7 +259,7 @@ def plot_ratios(run: str, tcg: Dict, ic: Dict) -> Optional[str]:
     rows = ratio_rows(tcg, ic)
     if not rows:
         return None
-    meths = [m for m in METHOD_ORDER if any(r[1] == m for r in rows)]
+    meths = [m for m in PLOT_METHODS if any(r[1] == m for r in rows)]
     modes = list(dict.fromkeys(r[0] for r in rows))
     data = os.path.join(run, 'ratios.dat')
     with open(data, 'w') as f:
@@ -295,6 +310,9 @@ def main(argv: List[str]) -> int:
     ic = load_boots(os.path.join(run, 'icount'))
     steps = load_steps(os.path.join(run, 'steps'))
     out_path = os.path.join(run, 'report.txt')
+    full_path = os.path.join(run, 'report-full.txt')
+    with open(full_path, 'w') as out:
+        write_report(run, tcg, ic, steps, out)
     with open(out_path, 'w') as out:
         class Tee:
             def write(self, s):
@@ -303,7 +321,7 @@ def main(argv: List[str]) -> int:
 
             def flush(self):
                 pass
-        write_report(run, tcg, ic, steps, Tee())
+        write_summary(run, tcg, ic, steps, Tee())
     write_raw(run, tcg, ic)
     pngs = [p for p in [plot_ratios(run, tcg, ic)] +
             [plot_hist(run, m, tcg[m]['hists']) for m in tcg] if p]
@@ -313,7 +331,7 @@ def main(argv: List[str]) -> int:
         print('plots: ' + ', '.join(pngs))
     else:
         print('plots: none (gnuplot missing or no numbers)')
-    print(f'this report: {out_path}')
+    print(f'this summary: {out_path}; every table, histogram and command line: {full_path}')
     nruns = sum(len(b['runs']) for b in list(tcg.values()) + list(ic.values()))
     if nruns == 0:
         print('report: no benchmark run produced numbers', file=sys.stderr)
@@ -427,25 +445,37 @@ def write_report(run: str, tcg: Dict, ic: Dict, steps: Dict, out) -> None:
           'trace counts measure.', file=out)
 
 
+def siblings(strict: str) -> Tuple[Optional[str], Optional[str]]:
+    """The lazy and the passthrough mode of STRICT's IOMMU in the demo set."""
+    dev = MODES[strict].qemu
+    lazy = next((m.name for m in MODES.values() if m.qemu == dev and m.translates
+                 and not m.strict and 'demo' in m.sets), None)
+    pt = next((m.name for m in MODES.values() if m.qemu == dev and not m.translates
+               and 'demo' in m.sets), None)
+    return lazy, pt
+
+
+def alt_rows(strict: str) -> List[Tuple[str, Optional[str], str]]:
+    """The ways of getting a reused buffer to the device, as (text, mode,
+    method): the IOMMU's own settings, the alternatives a driver would
+    build, the cache, the references in their worst shape, the floor."""
+    lazy, pt = siblings(strict)
+    return [('plain dma_map_sg, strict', strict, PLAIN),
+            ('lazy mode (flush queue)', lazy, PLAIN),
+            ('passthrough', pt, PLAIN),
+            ('bounce, zswap-shaped', strict, 'bounce_out'),
+            ('owned buffer, linked once', strict, 'owned'),
+            ('reuse cache hit', strict, 'reuse'),
+            ('ref.: link/unlink per req.', strict, 'iova'),
+            ('ref.: bounce full, bidir.', strict, 'bounce'),
+            (f'no IOMMU ({floor_of(strict)})', floor_of(strict), PLAIN)]
+
+
 def alternatives(tcg: Dict, ic: Dict, out) -> None:
     """The ways of getting a reused 8 KiB buffer to the device, side by
     side: each a (mode, method) pair, relative to plain dma_map_sg() in
     the strict mode of the same IOMMU."""
-    groups = []
-    for strict in STRICT_TARGET_MODES:
-        dev = MODES[strict].qemu
-        lazy = next((m.name for m in MODES.values() if m.qemu == dev and m.translates
-                     and not m.strict and 'demo' in m.sets), None)
-        pt = next((m.name for m in MODES.values() if m.qemu == dev and not m.translates
-                   and 'demo' in m.sets), None)
-        rows = [('plain dma_map_sg, strict', strict, PLAIN),
-                ('lazy mode (flush queue)', lazy, PLAIN),
-                ('passthrough', pt, PLAIN),
-                ('bounce copy + sync', strict, 'bounce'),
-                ('two-step IOVA API', strict, 'iova'),
-                ('reuse cache', strict, 'reuse'),
-                (f'no IOMMU ({floor_of(strict)})', floor_of(strict), PLAIN)]
-        groups.append((strict, rows))
+    groups = [(strict, alt_rows(strict)) for strict in STRICT_TARGET_MODES]
     if not any(find(b, s, PLAIN, '2', '1') for s, _ in groups for b in (tcg, ic)):
         return
     print('\n== the alternatives, 8 KiB, 1 thread: map + unmap per request, relative to plain '
@@ -500,11 +530,19 @@ def steps_api(steps: Dict, mode: str, method: str) -> Optional[int]:
                if not NOT_API.search(f))
 
 
+def way_cost(boots: Dict, mode: str, method: str, f) -> Optional[float]:
+    """METHOD's 8 KiB, 1-thread figure in MODE; the plain method falls
+    back to sg mode on a kernel without sg1."""
+    if method == PLAIN:
+        return plain_cost(boots, mode, '2', '1', f)
+    return cost(boots, mode, method, '2', '1', f)
+
+
 def net_insns(ic: Dict, mode: str, method: str) -> Optional[float]:
     """METHOD's instructions per 8 KiB request in MODE's icount boot less
     that boot's empty mode: the map and unmap without the benchmark's loop
     and clock reads."""
-    c = cost(ic, mode, method, '2', '1', per_request_insns)
+    c = way_cost(ic, mode, method, per_request_insns)
     e = cost(ic, mode, EMPTY, '2', '1', per_request_insns)
     return None if c is None or e is None else c - e
 
@@ -583,6 +621,9 @@ def steps_section(ic: Dict, steps: Dict, out) -> None:
                       + (f' (empty mode: {e:.0f})' if e is not None else ''), file=out)
 
 
+ARMS = ('plain', 'cache', 'bounce')
+
+
 def median(v: List[float]) -> Optional[float]:
     v = sorted(v)
     if not v:
@@ -591,11 +632,17 @@ def median(v: List[float]) -> Optional[float]:
     return v[k] if len(v) % 2 else (v[k - 1] + v[k]) / 2
 
 
+def arm_of(z: Dict) -> str:
+    """A zswap pass's arm: plain, cache or bounce (older runs: the marking
+    off or on)."""
+    return z.get('arm') or {'on': 'cache', 'off': 'plain'}.get(z.get('marking', ''), '-')
+
+
 def zswap_arms(boot: Dict) -> Dict[str, Dict[str, List[float]]]:
-    """Per arm (marking off/on), each figure's values over the passes."""
+    """Per arm (plain, cache, bounce), each figure's values over the passes."""
     arms: Dict[str, Dict[str, List[float]]] = {}
     for z in boot['zswap']:
-        a = arms.setdefault(z.get('marking', '-'), {})
+        a = arms.setdefault(arm_of(z), {})
         req = num(z.get('requests')) or 0
         vals = {'store_pps': num(z.get('store_pps')), 'load_pps': num(z.get('load_pps')),
                 'map_per_req': (num(z.get('map_ns')) or 0) / req if req else None,
@@ -618,12 +665,13 @@ def zswap_table(boots: Dict, what: str, out) -> None:
     rows = [(m, zswap_arms(b)) for m, b in boots.items() if b['zswap']]
     if not rows:
         return
-    print(f'\n== zswap on lz4-dmatest, dma_reuse.enabled off and on interleaved in one '
-          f'boot ({what}): median [min-max] over the passes', file=out)
-    print(f'  {"mode":<20}{"marking":<8}{"passes":>7}{"store p/s":>22}{"load p/s":>22}'
+    print(f'\n== zswap on lz4-dmatest, the arms interleaved in one boot (plain: '
+          f'dma_reuse.enabled=N; cache: =Y; bounce: the module\'s own buffer) ({what}): '
+          f'median [min-max] over the passes', file=out)
+    print(f'  {"mode":<20}{"arm":<8}{"passes":>7}{"store p/s":>22}{"load p/s":>22}'
           f'{"map ns/req":>20}{"req ns/req":>22}{"mism.":>6}', file=out)
     for m, arms in rows:
-        for arm in ('off', 'on'):
+        for arm in ARMS:
             a = arms.get(arm)
             if not a:
                 continue
@@ -643,7 +691,7 @@ def buffer_share(boot: Dict, off: float) -> Tuple[float, str]:
     two, at the plain 4 and 8 KiB costs."""
     c4 = cost({'b': boot}, 'b', PLAIN, '1', '1', per_request_insns)
     c8 = cost({'b': boot}, 'b', PLAIN, '2', '1', per_request_insns)
-    on = [z for z in boot['zswap'] if z.get('marking') == 'on']
+    on = [z for z in boot['zswap'] if arm_of(z) == 'cache']
     served = sum(num(z.get('served')) or 0 for z in on)
     reqs = sum(num(z.get('requests')) or 0 for z in on)
     if c8 and off and reqs and all('served' in z for z in on):
@@ -660,12 +708,12 @@ def zswap_targets(tcg: Dict, ic: Dict, out) -> None:
     lines = []
     for m, b in ic.items():
         arms = zswap_arms(b)
-        off = median(arms.get('off', {}).get('map_per_req', []))
-        on = median(arms.get('on', {}).get('map_per_req', []))
+        off = median(arms.get('plain', {}).get('map_per_req', []))
+        on = median(arms.get('cache', {}).get('map_per_req', []))
         if off is None or on is None or not (MODES.get(m) and MODES[m].translates):
             continue
         share, how = buffer_share(b, off)
-        lines.append((f'    {m}: driver map + unmap instructions per request, on / off '
+        lines.append((f'    {m}: driver map + unmap instructions per request, cache / plain '
                       f'({on:.0f} / {off:.0f}); the fall must be at least the buffer\'s share '
                       f'{share:.2f} ({how})', ratio(on, off), 1 - share))
     for m, b in tcg.items():
@@ -673,13 +721,13 @@ def zswap_targets(tcg: Dict, ic: Dict, out) -> None:
             continue
         arms = zswap_arms(b)
         for k in ('store_pps', 'load_pps'):
-            off, on = arms.get('off', {}).get(k, []), arms.get('on', {}).get(k, [])
+            off, on = arms.get('plain', {}).get(k, []), arms.get('cache', {}).get(k, [])
             mo = median(on)
             if mo is None or not off:
                 continue
             inside = min(off) <= mo <= max(off) or mo >= median(off)
-            print_line = (f'    {m}: {k} with the marking on, median {mo:.0f}, against the '
-                          f'off passes [{min(off):.0f}-{max(off):.0f}]: '
+            print_line = (f'    {m}: {k} of the cache arm, median {mo:.0f}, against the '
+                          f'plain passes [{min(off):.0f}-{max(off):.0f}]: '
                           f'{"met (not below their spread)" if inside else "MISSED (below their spread)"}')
             lines.append((print_line, None, None))
     if not lines:
@@ -736,6 +784,330 @@ def out_of_line(run: str, out) -> None:
         print(f'  !!! {m}: {name}{": " + why if why else ""}', file=out)
 
 
+# The published per-operation costs the model multiplies the host's counts
+# by (us per streaming map, per unmap), with where they come from.
+MODEL_COSTS = [
+    ('SMMUv3, the project\'s figures (map 2-4 us, unmap 4-8 us; strict, '
+     'IOVA allocation + page-table writes, invalidation + sync)', (2.0, 4.0), (4.0, 8.0)),
+    ('HiSilicon, dma_map_benchmark -m 0 -g 8 -t 8 -d 2, 2025 (map 1.0 us, unmap 1.3 us; '
+     'lore: 20250506030100.394376-1-xiaqinxin@huawei.com)', (1.0, 1.0), (1.3, 1.3)),
+]
+# A copy-out on the CPU, for the bounce arm's cost in the model (GB/s).
+MODEL_COPY_GBPS = (5.0, 10.0)
+# The strict modes whose zswap arms are judged, one per emulated IOMMU.
+ZSWAP_TARGET_MODES = tuple(m for m in ('vtd-strict', 'virtio-iommu', 'smmuv3-strict')
+                           if m in MODES)
+
+
+class Verdicts:
+    """The targets' verdicts as they are printed, to list the missed ones
+    again at the end."""
+
+    def __init__(self) -> None:
+        self.missed: List[str] = []
+
+    def line(self, out, text: str, ok: Optional[bool], value: str) -> None:
+        v = '-' if ok is None else ('met' if ok else 'MISSED')
+        print(f'  {text}: {value} -> {v}', file=out)
+        if ok is False:
+            self.missed.append(f'{text}: {value}')
+
+
+def clens_of(boots: Dict, mode: str) -> str:
+    c = boots.get(mode, {}).get('clens') or []
+    return c[-1].get('lens', '') if c else ''
+
+
+def mean_clen(boots: Dict) -> Optional[float]:
+    """The mean compressed length over every boot's CLEN buckets (bucket
+    midpoints), bytes."""
+    n = tot = 0.0
+    for b in boots.values():
+        for r in b.get('clen', []):
+            lo, hi, c = num(r.get('lo')), num(r.get('hi')), num(r.get('count'))
+            if lo is None or hi is None or not c:
+                continue
+            mid = (lo + min(hi, lo + 127)) / 2
+            n += c
+            tot += c * mid
+    return tot / n if n else None
+
+
+def setup_lines(run: str) -> List[str]:
+    try:
+        with open(os.path.join(run, 'setup.txt')) as f:
+            text = f.read()
+    except OSError:
+        text = ''
+    return [l.rstrip() for l in text.splitlines() if l.strip()][:10]
+
+
+def summary_targets(tcg: Dict, ic: Dict, steps: Dict, out, vd: Verdicts) -> None:
+    print('\n== targets (met or MISSED; measurements, no test fails on them)', file=out)
+    # 1. the hit against the zswap-shaped bounce, in instructions.
+    for m in [x for x in STRICT_TARGET_MODES if x in ic]:
+        h, b = net_insns(ic, m, 'reuse'), net_insns(ic, m, 'bounce_out')
+        r = ratio(h, b)
+        vd.line(out, f'hit <= 1/2 of zswap-shaped bounce, instr., {m} ({MODES[m].arch})',
+                None if r is None else r <= 0.5,
+                '-' if r is None else f'{h:.0f} / {b:.0f} = {r:.2f}')
+    # 2. zswap: the cache arm's counted store rate against lazy and bounce.
+    for m in [x for x in ZSWAP_TARGET_MODES if x in ic]:
+        lazy, _ = siblings(m)
+        arms = zswap_arms(ic[m])
+        c = arms.get('cache', {}).get('store_pps', [])
+        bo = arms.get('bounce', {}).get('store_pps', [])
+        la = zswap_arms(ic[lazy]).get('plain', {}).get('store_pps', []) if lazy in ic else []
+        mc = median(c)
+        ok = None if mc is None or not la or not bo else (mc >= min(la) and mc > median(bo))
+        vd.line(out, f'zswap store rate (counted), cache >= lazy spread and > bounce, {m}', ok,
+                f'cache {spread(c)}, lazy {spread(la)}, bounce {spread(bo)} pages/s')
+        off = median(arms.get('plain', {}).get('map_per_req', []))
+        on = median(arms.get('cache', {}).get('map_per_req', []))
+        if off and on is not None:
+            share, how = buffer_share(ic[m], off)
+            ok = 1 - on / off >= share - 1e-9
+            vd.line(out, f'driver map+unmap instr./request fall >= buffer share, {m}', ok,
+                    f'plain {off:.0f} -> cache {on:.0f}: fall {1 - on / off:.2f}, '
+                    f'share {share:.2f}')
+            hit = net_insns(ic, m, 'reuse')
+            served = served_per_request(ic[m])
+            if not ok and hit is not None and served is not None:
+                short = share * off - (off - on)
+                print(f'    where: the buffer\'s plain mappings were {share * off:.0f} of the '
+                      f'{off:.0f} per request and the fall is {off - on:.0f}, {short:.0f} short; '
+                      f'the hits are {served:.2f} per request x {hit:.0f} = {served * hit:.0f} of '
+                      f'that (the target needs a free hit); the other {short - served * hit:.0f} '
+                      f'are not explained by these counts', file=out)
+        else:
+            vd.line(out, f'driver map+unmap instr./request fall >= buffer share, {m}', None,
+                    'no counted zswap arms')
+    # 3. the cached path's cost does not grow with the thread count.
+    threads = sorted_keys(tcg, 'threads')
+    if len(threads) > 1:
+        for m in [x for x in STRICT_TARGET_MODES if x in tcg]:
+            r = ratio(cost(tcg, m, 'reuse', '2', threads[-1], per_request),
+                      cost(tcg, m, 'reuse', '2', '1', per_request))
+            vd.line(out, f'cache per request, {threads[-1]} threads / 1 <= 1.1 (wall), {m}',
+                    None if r is None else r <= 1.1, '-' if r is None else f'{r:.2f}')
+        print('  (TCG runs each vCPU on a host thread of this 2-core machine: the thread '
+              'ratio shows contention in the guest\'s code, not a hardware IOMMU\'s)', file=out)
+    # 4. where the instructions go, for the hit and the bounce.
+    for m, d in steps.items():
+        meths = d.get('methods', {})
+        for meth in ('reuse', 'bounce_out'):
+            t = meths.get(meth)
+            if not t:
+                continue
+            by: Dict[str, int] = {}
+            for side in ('map', 'unmap'):
+                for f, n in t[side]['by_symbol'].items():
+                    by[f] = by.get(f, 0) + n
+            tot = sum(by.values())
+            top = sorted(by.items(), key=lambda kv: -kv[1])[:4]
+            print(f'  where the instructions go, {m}, {METHOD_TEXT[meth]} (single-stepped, '
+                  f'{tot}): ' + ', '.join(f'{f} {n}' for f, n in top), file=out)
+
+
+def served_per_request(b: Dict) -> Optional[float]:
+    on = [z for z in b['zswap'] if arm_of(z) == 'cache']
+    reqs = sum(num(z.get('requests')) or 0 for z in on)
+    if not reqs or not all('served' in z for z in on):
+        return None
+    return sum(num(z.get('served')) or 0 for z in on) / reqs
+
+
+def summary_alternatives(tcg: Dict, ic: Dict, out) -> None:
+    modes = [m for m in STRICT_TARGET_MODES if m in ic or m in tcg]
+    if not modes:
+        return
+    lens = next((clens_of(tcg, m) or clens_of(ic, m) for m in modes
+                 if clens_of(tcg, m) or clens_of(ic, m)), '')
+    print('\n== the alternatives, 8 KiB buffer, 1 thread: instructions per request (icount, '
+          'map + unmap, less the loop) | wall time / plain (TCG)', file=out)
+    print(f'  zswap-shaped copy lengths (quantiles of this run\'s compressed sizes): '
+          f'{lens or "-"} bytes', file=out)
+    print(f'  {"way":<28}' + ''.join(f'{m[:19]:>20}' for m in modes), file=out)
+    for i, (text, _, meth) in enumerate(alt_rows(modes[0])):
+        row = f'  {text:<28}'
+        for strict in modes:
+            _, mode, meth2 = alt_rows(strict)[i]
+            n = net_insns(ic, mode, meth2) if mode else None
+            w = ratio(way_cost(tcg, mode, meth2, per_request),
+                      plain_cost(tcg, strict, '2', '1', per_request)) if mode else None
+            cell = f'{"-" if n is None else f"{n:.0f}"} | {"-" if w is None else f"{w:.2f}"}'
+            row += f'{cell:>20}'
+        print(row, file=out)
+
+
+def iommu_per_request(tcg: Dict, mode: str, arm: str) -> Optional[float]:
+    phase = {'plain': 'off', 'cache': 'on', 'bounce': 'bounce'}[arm]
+    return tcg.get(mode, {}).get('metrics', {}).get(f'iotlb_events_per_request_{phase}')
+
+
+def summary_zswap(tcg: Dict, ic: Dict, out) -> None:
+    groups = [m for m in ZSWAP_TARGET_MODES if m in ic or m in tcg]
+    if not groups:
+        return
+    print('\n== zswap end to end on lz4-dmatest: median [min-max] over the passes, arms '
+          'interleaved in each boot', file=out)
+    print(f'  {"arm":<30}{"store/s counted":>20}{"load/s counted":>20}{"drv instr/req":>15}'
+          f'{"IOMMU ev/req":>13}{"store/s TCG":>12}', file=out)
+    for strict in groups:
+        lazy, pt = siblings(strict)
+        rows = [(f'{strict}, plain', strict, 'plain'), (f'{strict}, cache', strict, 'cache'),
+                (f'{strict}, bounce', strict, 'bounce'), (f'{lazy}, plain', lazy, 'plain'),
+                (f'{pt}, plain', pt, 'plain')]
+        for text, mode, arm in rows:
+            if not mode or (mode not in ic and mode not in tcg):
+                continue
+            a = zswap_arms(ic[mode]).get(arm, {}) if mode in ic else {}
+            t = zswap_arms(tcg[mode]).get(arm, {}) if mode in tcg else {}
+            ev = iommu_per_request(tcg, mode, arm)
+            if ev is None and mode == pt:
+                ev_s = '0 (pt)'
+            else:
+                ev_s = '-' if ev is None else f'{ev:.2f}'
+            mp = median(a.get('map_per_req', []))
+            st = median(t.get('store_pps', []))
+            print(f'  {text[:29]:<30}{spread(a.get("store_pps", [])):>20}'
+                  f'{spread(a.get("load_pps", [])):>20}{fmt(mp, 15)}{ev_s:>13}{fmt(st, 12)}',
+                  file=out)
+    print('  counted: pages per second of guest time under -icount (1 ns = 1 instruction); drv '
+          'instr/req: the test module\'s map + unmap (and copy-out) per request, counted; IOMMU '
+          'ev/req: counted on the host in the timed strict boot (VT-d, SMMUv3: invalidations; '
+          'virtio-iommu: map + unmap requests)', file=out)
+
+
+def model_rows(per_request: Dict[str, Dict[str, Optional[float]]], clen: Optional[float]):
+    """The model's rows: per strict mode with a counted plain phase, the
+    mappings per request of each arm (an invalidation per unmap on VT-d
+    and SMMUv3, a map and an unmap request each on virtio-iommu) and, per
+    published cost of MODEL_COSTS, the (low, high) saving in us per
+    request of the cache and of the bounce arm against plain."""
+    rows = []
+    for m in [x for x in ZSWAP_TARGET_MODES if x in per_request]:
+        ev = per_request[m]
+        if ev.get('plain') is None:
+            continue
+        div = 2.0 if MODES[m].qemu and 'virtio' in MODES[m].qemu else 1.0
+        maps = {a: (v / div if v is not None else None) for a, v in ev.items()}
+        savings = []
+        for _, mp, um in MODEL_COSTS:
+            cell: Dict[str, Optional[Tuple[float, float]]] = {}
+            for arm in ('cache', 'bounce'):
+                if maps.get(arm) is None:
+                    cell[arm] = None
+                    continue
+                d = maps['plain'] - maps[arm]
+                lo, hi = d * (mp[0] + um[0]), d * (mp[1] + um[1])
+                if arm == 'bounce' and clen:
+                    lo -= clen / (MODEL_COPY_GBPS[0] * 1e3)
+                    hi -= clen / (MODEL_COPY_GBPS[1] * 1e3)
+                cell[arm] = (min(lo, hi), max(lo, hi))
+            savings.append(cell)
+        rows.append((m, maps, savings))
+    return rows
+
+
+def us_range(v: Optional[Tuple[float, float]]) -> str:
+    if v is None:
+        return '-'
+    lo, hi = v
+    return f'{lo:.1f}' if hi - lo < 0.05 else f'{lo:.1f}-{hi:.1f}'
+
+
+def copied_per_request(boots: Dict) -> Optional[float]:
+    """The bytes the test module copied out per request in the bounce
+    arm (stores: the compressed length; loads: the page), over every
+    boot; None without a bounce pass that counted them."""
+    n = c = 0.0
+    for b in boots.values():
+        for z in b.get('zswap', []):
+            if arm_of(z) == 'bounce' and num(z.get('copied')) is not None:
+                n += num(z.get('requests')) or 0
+                c += num(z.get('copied')) or 0
+    return c / n if n and c else None
+
+
+def summary_model(tcg: Dict, out) -> None:
+    clen = copied_per_request(tcg) or mean_clen(tcg)
+    per = {m: {arm: iommu_per_request(tcg, m, arm) for arm in ARMS} for m in tcg}
+    rows = model_rows(per, clen)
+    if not rows:
+        return
+    print('\n== MODEL, not a measurement: the saving per zswap request on a hardware IOMMU',
+          file=out)
+    print('  = (mappings per request saved, counted on the host) x (published cost of one map '
+          '+ one unmap); the bounce arm also pays a CPU copy-out of what the module copied per '
+          'request (stores: the compressed length, loads: the page) '
+          f'({"-" if clen is None else f"{clen:.0f}"} bytes at {MODEL_COPY_GBPS[0]:.0f}-'
+          f'{MODEL_COPY_GBPS[1]:.0f} GB/s)', file=out)
+    for i, (src, _, _) in enumerate(MODEL_COSTS):
+        print(f'  [{i + 1}] {src}', file=out)
+    print(f'  {"boot":<16}{"maps/req plain":>15}{"cache":>8}{"bounce":>8}'
+          + ''.join(f'{"saved us/req [" + str(i + 1) + "] cache":>26}{"bounce":>12}'
+                    for i in range(len(MODEL_COSTS))), file=out)
+    for m, maps, savings in rows:
+        pc, pb = maps.get('cache'), maps.get('bounce')
+        line = (f'  {m:<16}{maps["plain"]:>15.2f}{("-" if pc is None else f"{pc:.2f}"):>8}'
+                f'{("-" if pb is None else f"{pb:.2f}"):>8}')
+        for cell in savings:
+            line += f'{us_range(cell["cache"]):>26}{us_range(cell["bounce"]):>12}'
+        print(line, file=out)
+    print('  assumptions: each mapping saved costs one map and one unmap at the published '
+          'figure (IOVA allocation, page-table writes, invalidation and its sync); a hit and '
+          'the driver\'s own work cost nothing on that scale; lazy mode defers the '
+          'invalidations (not modelled); emulated counts need not equal a real driver\'s', file=out)
+
+
+def failed_checks(run: str) -> List[Tuple[str, str, str]]:
+    rows = []
+    for root in ('boot', 'icount', 'steps'):
+        d = os.path.join(run, root)
+        if not os.path.isdir(d):
+            continue
+        for m in sorted(os.listdir(d)):
+            if not os.path.isdir(os.path.join(d, m)):
+                continue
+            label = m if root == 'boot' else f'{m} ({root})'
+            b = boot.load(os.path.join(d, m))
+            if b is None:
+                rows.append((label, 'boot', 'no boot.json: the boot did not finish'))
+                continue
+            rows += [(label, c.name, c.reason) for c in b.cases
+                     if c.status == boot.Status.FAIL]
+            if root == 'steps':
+                st = read(os.path.join(d, m, 'gdb-run.status'))
+                if st != '0':
+                    rows.append((label, 'tools/steps.py',
+                                 f'exit status {st or "missing"} (see gdb-run.log)'))
+    return rows
+
+
+def write_summary(run: str, tcg: Dict, ic: Dict, steps: Dict, out) -> None:
+    print(f'== make demo {os.path.basename(run)}: the summary (every table, histogram and '
+          'QEMU command line: report-full.txt)', file=out)
+    for l in setup_lines(run):
+        print(l, file=out)
+    vd = Verdicts()
+    summary_targets(tcg, ic, steps, out, vd)
+    summary_alternatives(tcg, ic, out)
+    summary_zswap(tcg, ic, out)
+    summary_model(tcg, out)
+    rows = failed_checks(run)
+    print('\n== checks that failed in this run (make check fails on them)', file=out)
+    if not rows:
+        print('  none: every check of every demo boot held', file=out)
+    for m, name, why in rows:
+        print(f'  !!! {m}: {name}{": " + why if why else ""}'[:300], file=out)
+    print('\n== targets missed (measurements: reported, never failed)', file=out)
+    if not vd.missed:
+        print('  none', file=out)
+    for t in vd.missed:
+        print(f'  MISSED {t}', file=out)
+
+
 def write_keyed_csv(path: str, boots: Dict, part: str) -> None:
     """One row per key=value record of boots[mode][part], a column per key."""
     keys = sorted({k for b in boots.values() for r in b[part] for k in r})
@@ -758,7 +1130,9 @@ def write_iotlb_csv(run: str, tcg: Dict) -> None:
             met = b['metrics']
             if 'iotlb_requests_on' not in met:
                 continue
-            for ph in ('on', 'off'):
+            for ph in iotlb.PHASES:
+                if 'iotlb_requests_' + ph not in met:
+                    continue
                 w.writerow([m, ph, met.get('iotlb_requests_' + ph, ''),
                             met.get('iotlb_events_' + ph, ''),
                             met.get('iotlb_events_per_request_' + ph, ''),
@@ -779,6 +1153,14 @@ def write_raw(run: str, tcg: Dict, ic: Dict) -> None:
                 w.writerow([m, h['method'], h['granule'], h['threads'], h['side'],
                             h['lo'], h['hi'], h['count']])
     write_iotlb_csv(run, tcg)
+    with open(os.path.join(run, 'clen.csv'), 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['iommu_mode', 'kind', 'lo', 'hi', 'count', 'lens'])
+        for m, b in tcg.items():
+            for r in b.get('clen', []):
+                w.writerow([m, 'bucket', r.get('lo', ''), r.get('hi', ''), r.get('count', ''), ''])
+            for r in b.get('clens', []):
+                w.writerow([m, 'lens', '', '', '', r.get('lens', '')])
     with open(os.path.join(run, 'results.json'), 'w') as f:
         json.dump({'setup': read(os.path.join(run, 'setup.txt')),
                    'modes': {m: dict(b, qemu=read(os.path.join(run, 'boot', m, 'qemu-cmdline')))

@@ -45,8 +45,12 @@ METHODS = {
     'reuse': ('dma_reuse_map_benchmark_do_map', 'dma_reuse_map_benchmark_do_unmap'),
     'unmarked': ('dma_unmarked_map_benchmark_do_map', 'dma_reuse_map_benchmark_do_unmap'),
     'iova': ('dma_iova_map_benchmark_do_map', 'dma_iova_map_benchmark_do_unmap'),
+    # bounce mode in the zswap shape (DMA_FROM_DEVICE, a copy-out of the
+    # compressed length); the same functions as bounce and owned mode, so
+    # at most one of the three is traced in a boot.
+    'bounce_out': ('dma_bounce_map_benchmark_do_map', 'dma_bounce_map_benchmark_do_unmap'),
 }
-DEFAULT_METHODS = 'reuse,unmarked,sg1,sg,iova'
+DEFAULT_METHODS = 'reuse,unmarked,sg1,sg,iova,bounce_out'
 # x86-64 register numbers of QEMU's gdbstub
 REG_RSP, REG_RIP = 7, 16
 
@@ -204,6 +208,12 @@ def trace(a) -> int:
     methods = [m for m in a.methods.split(',') if m]
     result: Dict = {'skip': a.skip, 'methods': {}, 'errors': []}
     bad = [m for m in methods if m not in METHODS]
+    same = [m for i, m in enumerate(methods) if m in METHODS and
+            any(METHODS.get(o) == METHODS[m] for o in methods[:i])]
+    if same and not bad:
+        print(f'steps: {",".join(same)} run(s) the same functions as a method before: '
+              'trace one of them per boot', file=sys.stderr)
+        return 2
     if bad:
         print(f'steps: unknown method(s) {",".join(bad)} (known: {",".join(METHODS)})',
               file=sys.stderr)

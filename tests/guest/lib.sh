@@ -144,7 +144,7 @@ sgr_params() {
 	IOTLB_MIB=$(param iotlb_mib 16)
 	FIRE=$(list "$(param fire hotplug,switch)")
 	BENCH_SECONDS=$(param bench_seconds 2)
-	BENCH_METHODS=$(list "$(param bench_methods single,sg,sg1,bounce,unmarked,iova,refused,reuse,empty)")
+	BENCH_METHODS=$(list "$(param bench_methods single,sg,sg1,bounce,bounce_out,owned,unmarked,iova,refused,reuse,empty)")
 	BENCH_GRANULES=$(list "$(param bench_granules 1,2,16)")
 	BENCH_ZSWAP_MIB=$(param bench_zswap_mib 32)
 	BENCH_ZSWAP_PASSES=$(param bench_zswap_passes 5)

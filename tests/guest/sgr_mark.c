@@ -17,7 +17,8 @@
  *
  *       (tag << 24) | (payload & 0xffffff)
  *
- *   tag 0x53 'S'  phase begin   payload 1: phase "on", 2: phase "off"
+ *   tag 0x53 'S'  phase begin   payload 1: phase "on", 2: "off",
+ *                               3: "bounce"
  *   tag 0x45 'E'  phase end     payload as for begin
  *   tag 0x44 'D'  domain        payload: the VT-d domain id of the test
  *                               device's context entry
@@ -31,8 +32,8 @@
  *   writable byte of that dword; nothing reads it back.
  *
  * Usage:
- *   sgr_mark [--dev BDF] begin on|off
- *   sgr_mark [--dev BDF] end on|off
+ *   sgr_mark [--dev BDF] begin on|off|bounce
+ *   sgr_mark [--dev BDF] end on|off|bounce
  *   sgr_mark [--dev BDF] iova 0xADDR
  *   sgr_mark [--dev BDF] domain N
  *
@@ -64,6 +65,7 @@
 
 #define PHASE_ON		1
 #define PHASE_OFF		2
+#define PHASE_BOUNCE		3
 
 #define PAYLOAD_MASK		0xffffffu
 #define IOVA_LIMIT		(1ULL << 60)
@@ -75,8 +77,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: sgr_mark [--dev BDF] begin on|off\n"
-		"       sgr_mark [--dev BDF] end on|off\n"
+		"Usage: sgr_mark [--dev BDF] begin on|off|bounce\n"
+		"       sgr_mark [--dev BDF] end on|off|bounce\n"
 		"       sgr_mark [--dev BDF] iova 0xADDR\n"
 		"       sgr_mark [--dev BDF] domain N\n"
 		"\n"
@@ -121,6 +123,8 @@ static int parse_phase(const char *s, uint32_t *payload)
 		*payload = PHASE_ON;
 	else if (!strcmp(s, "off"))
 		*payload = PHASE_OFF;
+	else if (!strcmp(s, "bounce"))
+		*payload = PHASE_BOUNCE;
 	else
 		return -1;
 	return 0;
@@ -198,7 +202,7 @@ int main(int argc, char **argv)
 
 	if (!strcmp(what, "begin") || !strcmp(what, "end")) {
 		if (parse_phase(arg, &payload))
-			return bad_usage("a phase is 'on' or 'off', not '%s'", arg);
+			return bad_usage("a phase is 'on', 'off' or 'bounce', not '%s'", arg);
 		vals[n++] = marker(what[0] == 'b' ? TAG_BEGIN : TAG_END, payload);
 	} else if (!strcmp(what, "iova")) {
 		if (parse_u64(arg, &v))

@@ -290,9 +290,16 @@ class BenchSh(unittest.TestCase):
         script = os.path.join(self.tmp, 'dmabench.sh')
         with open(script, 'w') as f:
             f.write(body)
+        old = os.path.join(self.tmp, 'dma_map_benchmark_old')
+        with open(old, 'w') as f:
+            f.write('#!/bin/sh\necho "dma mapping benchmark: threads:1 seconds:1 node:-1 '
+                    'dir:BIDIRECTIONAL granule: 1"\n'
+                    'echo "average map latency(us):1.2 standard deviation:0.4"\n'
+                    'echo "average unmap latency(us):2.5 standard deviation:0.9"\n')
+        os.chmod(old, 0o755)
         env = dict(os.environ, KTAP_SH=os.path.join(TOOLS, 'ktap.sh'), GUEST=GUEST,
                    SGR_LIB=GUEST, SGR_CMDLINE='swiotlb=force,track_hiwater',
-                   SGR_DMA_MAP_BENCHMARK=self.tool)
+                   SGR_DMA_MAP_BENCHMARK=self.tool, SGR_DMA_MAP_BENCHMARK_OLD=old)
         for hw, result in (('37', 'ok 1 dma_map_benchmark_smoke'),
                            ('0', 'not ok 1 dma_map_benchmark_smoke # swiotlb=force, but nothing '
                             'was bounced')):
@@ -306,7 +313,31 @@ class BenchSh(unittest.TestCase):
                 self.assertEqual(p.stderr, '')
                 lines = p.stdout.splitlines()
                 assert_dialect(self, lines)
-                self.assertEqual(lines[-2:], [f'# SGR METRIC swiotlb_used_hiwater={hw}', result])
+                if hw == '0':
+                    self.assertEqual(lines[-2:], [f'# SGR METRIC swiotlb_used_hiwater={hw}',
+                                                  result])
+                else:
+                    self.assertIn(f'# SGR METRIC swiotlb_used_hiwater={hw}', lines)
+                    self.assertIn(result, lines)
+                    self.assertEqual(lines[-1], 'ok 2 dma_map_benchmark_old_abi')
+        # The base's tool on this kernel: its exit status and its lines.
+        for body, result in (
+                ('exit 1\n', 'not ok 1 dma_map_benchmark_old_abi # the base\'s tool exited 1 '
+                 'on this kernel'),
+                ('echo "average map latency(us):0.0 standard deviation:0.0"\n'
+                 'echo "average unmap latency(us):0.0 standard deviation:0.0"\n',
+                 'not ok 1 dma_map_benchmark_old_abi # the base\'s tool read a mean map '
+                 'latency of 0: the results are not where its header says'),
+                ('echo hello\n', 'not ok 1 dma_map_benchmark_old_abi # the base\'s tool '
+                 'printed no map/unmap latencies')):
+            with self.subTest(old=body):
+                with open(old, 'w') as f:
+                    f.write('#!/bin/sh\n' + body)
+                p = subprocess.run(['dash', '-c', '. "$KTAP_SH"; . "$GUEST/lib.sh"; . "$1"\n'
+                                    'bind_edu() { :; }; unbind_override() { :; }\n'
+                                    'dmabench_old_abi', 'dmabench', script],
+                                   env=env, capture_output=True, text=True, timeout=30)
+                self.assertEqual(p.stdout.splitlines()[-1], result)
 
     def zswap_pass(self, stress_body, *args):
         """bench_zswap_pass ARGS with a fake zswap_stress (STRESS_BODY,
@@ -335,7 +366,7 @@ class BenchSh(unittest.TestCase):
         lines = p.stdout.splitlines()
         assert_dialect(self, lines)
         with open(os.path.join(self.tmp, 'zp', 'dma_reuse_enabled')) as f:
-            self.assertEqual(f.read(), 'Y\n' if args[0] == 'on' else 'N\n')
+            self.assertEqual(f.read(), 'Y\n' if args[0] == 'cache' else 'N\n')
         return lines
 
     def test_zswap_pass_is_one_record_from_the_stress_record(self):
@@ -351,11 +382,11 @@ class BenchSh(unittest.TestCase):
                   # A later record is not the pass's.
                   'echo "    # SGR STRESS name=$NAME pass=2 swapout_pages_per_s=1 '
                   'swapin_pages_per_s=1 mismatches=9"\n')
-        lines = self.zswap_pass(stress, 'on', '3')
+        lines = self.zswap_pass(stress, 'cache', '3')
         # The program's KTAP stays in the capture: the record only.
         self.assertEqual(lines, [
-            '# SGR ZSWAPAB pass=3 marking=on rc=0 store_pps=51234 load_pps=61234 mismatches=0 '
-            'requests=1000 map_ns=5000 req_ns=90000 served=990',
+            '# SGR ZSWAPAB pass=3 arm=cache marking=on rc=0 store_pps=51234 load_pps=61234 mismatches=0 '
+            'requests=1000 map_ns=5000 req_ns=90000 served=990 copied=0',
             'rc=0'])
 
     def test_zswap_pass_without_a_stress_record_has_empty_figures(self):
@@ -364,11 +395,35 @@ class BenchSh(unittest.TestCase):
                   'echo "    # pass: 1"; echo "    # error: zswap is disabled"\n'
                   'for i in 1 2 3; do echo "    not ok $i pass1_x # setup failed"; done\n'
                   'exit 3\n')
-        lines = self.zswap_pass(stress, 'off', '1')
+        lines = self.zswap_pass(stress, 'plain', '1')
         self.assertEqual(lines, [
-            '# SGR ZSWAPAB pass=1 marking=off rc=3 store_pps= load_pps= mismatches= '
-            'requests=0 map_ns=0 req_ns=0 served=0',
+            '# SGR ZSWAPAB pass=1 arm=plain marking=off rc=3 store_pps= load_pps= mismatches= '
+            'requests=0 map_ns=0 req_ns=0 served=0 copied=0',
             'rc=3'])
+
+    def test_copy_lengths_are_the_quarters_of_the_compressed_lengths(self):
+        lz4 = os.path.join(self.tmp, 'lz4c')
+        os.makedirs(lz4)
+        # 100 lengths in 1024..1151, 300 in 2944..3071: the quarters'
+        # midpoints (1/8, 3/8, 5/8, 7/8 of 400) are 50, 150, 250, 350.
+        with open(os.path.join(lz4, 'compressed_lengths'), 'w') as f:
+            f.write('0 127 0\n1024 1151 100\n2944 3071 300\n3968 65536 0\n')
+        script = ('. "$KTAP_SH"; . "$GUEST/lib.sh"; . "$GUEST/t/bench.sh"\n'
+                  'LZ4DT_DBG=$D BENCH_ZSWAP_MIB=$1; bench_clens; echo "lens=$BENCH_CLENS"\n')
+        for mib, want in (('8', ['# SGR CLEN lo=1024 hi=1151 count=100',
+                                 '# SGR CLEN lo=2944 hi=3071 count=300',
+                                 '# SGR CLENS lens=1088,2965,3008,3050 source=zswap',
+                                 'lens=1088,2965,3008,3050']),
+                          ('0', ['# SGR CLENS lens=2048 source=default', 'lens=2048'])):
+            with self.subTest(mib=mib):
+                env = dict(os.environ, KTAP_SH=os.path.join(TOOLS, 'ktap.sh'), GUEST=GUEST,
+                           SGR_LIB=GUEST, SGR_CMDLINE='', D=lz4)
+                p = subprocess.run(['dash', '-c', script, 'bench', mib], env=env,
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(p.stderr, '')
+                lines = p.stdout.splitlines()
+                assert_dialect(self, lines)
+                self.assertEqual(lines, want)
 
     def test_bench_lines_make_the_report(self):
         ktap = []
@@ -390,9 +445,13 @@ class BenchSh(unittest.TestCase):
         p = subprocess.run([os.path.join(TOOLS, 'report.py'), os.path.join(self.tmp, 'run')],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(self.tmp, 'run', 'report-full.txt')) as f:
+            full = f.read()
         # median map + unmap: 1100 + 850 for both methods, ratio 1.00.
-        self.assertRegex(p.stdout, r'vtd-strict\s+reuse cache\s+1950\s+5000\s+1\.000\s+999\s+1')
-        self.assertRegex(p.stdout, r'1024 -> 2047\s*: 1000')
+        self.assertRegex(full, r'vtd-strict\s+reuse cache\s+1950\s+5000\s+1\.000\s+999\s+1')
+        self.assertRegex(full, r'1024 -> 2047\s*: 1000')
+        # the summary: the wall-time ratio of the cache to plain sg (1.00).
+        self.assertRegex(p.stdout, r'reuse cache hit\s+- \| 1\.00')
 
 
 if __name__ == '__main__':

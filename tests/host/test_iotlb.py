@@ -115,6 +115,22 @@ class Count(unittest.TestCase):
         self.assertEqual((off.events, off.buffer_events), (12, 6))
         self.assertEqual(rep.after_on_buffer_events, 7)
 
+    def test_bounce_phase_is_counted_when_the_guest_ran_it(self):
+        # Without a bounce phase: no problem, no metric of it.
+        rep = count(vtd_stream())
+        self.assertNotIn('iotlb_requests_bounce', iotlb.metrics(rep))
+        # With one: its events in the device's domain, per request.
+        s = vtd_stream() + [mark(0x53000003)] + [vtd(2, 0x9000)] * 4 + [mark(0x45000003)]
+        rep = iotlb.count(s, {'on': 10, 'off': 10, 'bounce': 8})
+        self.assertEqual(rep.problems, [])
+        self.assertTrue(all(ok for ok, _ in verdict_of(rep).values()), verdict_of(rep))
+        m = iotlb.metrics(rep)
+        self.assertEqual((m['iotlb_events_bounce'], m['iotlb_events_per_request_bounce']),
+                         (4, 0.5))
+        # A bounce phase begun but never ended is a problem like any other.
+        rep = iotlb.count(vtd_stream() + [mark(0x53000003)], {'on': 10, 'off': 10, 'bounce': 8})
+        self.assertIn('phase bounce: no begin/end marker in the trace', rep.problems)
+
     def test_buffer_event_in_the_on_phase_fails(self):
         ok, why = verdict_of(count(vtd_stream(on_buffer=2)))['iotlb.buffer_events_marking_on']
         self.assertFalse(ok)

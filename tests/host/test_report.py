@@ -58,8 +58,16 @@ class Report(unittest.TestCase):
         return d
 
     def report(self):
-        return subprocess.run([REPORT, self.run_dir], capture_output=True, text=True,
-                              timeout=120)
+        """The run of report.py; its stdout (the summary, report.txt) with
+        report-full.txt (every table) before it, which most tests read."""
+        p = subprocess.run([REPORT, self.run_dir], capture_output=True, text=True,
+                           timeout=120)
+        self.summary = p.stdout
+        full = os.path.join(self.run_dir, 'report-full.txt')
+        if os.path.exists(full):
+            with open(full) as f:
+                p.stdout = f.read() + p.stdout
+        return p
 
     def test_tables_ratios_and_raw_files(self):
         self.boot('vtd-strict', [
@@ -87,7 +95,7 @@ class Report(unittest.TestCase):
         # 550 ns at 2 threads against 500 at 1: 1.10, met (noise allowance).
         self.assertIn('at 2 threads / at 1 (not growing, 1.1 allowing for noise) = 1.10', out)
         # the alternatives: the IOVA API at 8000 of plain's 10000.
-        self.assertRegex(out, r'two-step IOVA API\s+vtd-strict\s+8000\s+0\.800')
+        self.assertRegex(out, r'ref\.: link/unlink per req\.\s+vtd-strict\s+8000\s+0\.800')
         self.assertIn('API not usable here: dma_map_sg() timed', out)
         # the histogram folds the two fine buckets into 256 -> 511.
         self.assertRegex(out, r'256 -> 511\s*: 100')
@@ -177,15 +185,15 @@ class Report(unittest.TestCase):
         self.boot('passthrough', store + [bench_line('sg1', 2, 1, 1, 1)])
         out = self.report().stdout
         # map ns per request, off: median 650 of 600..700; on: 255 of 240..1000.
-        self.assertRegex(out, r'vtd-strict\s+off\s+5\s+900 \[900-900\]\s+800 \[800-800\]'
+        self.assertRegex(out, r'vtd-strict\s+plain\s+5\s+900 \[900-900\]\s+800 \[800-800\]'
                               r'\s+650 \[600-700\]')
-        self.assertRegex(out, r'vtd-strict\s+on\s+5 .*255 \[240-1000\]')
-        self.assertIn('vtd-strict: driver map + unmap instructions per request, on / off '
+        self.assertRegex(out, r'vtd-strict\s+cache\s+5 .*255 \[240-1000\]')
+        self.assertIn('vtd-strict: driver map + unmap instructions per request, cache / plain '
                       '(255 / 650); the fall must be at least the buffer\'s share 0.50 (no '
                       'served count: one mapping of two) = 0.392 (target <= 0.5): met', out)
         # on: median 890 of 905, 890, 100; off spread 880..910: inside.
-        self.assertIn('passthrough: store_pps with the marking on, median 890, against the '
-                      'off passes [880-910]: met', out)
+        self.assertIn('passthrough: store_pps of the cache arm, median 890, against the '
+                      'plain passes [880-910]: met', out)
 
     def test_zswap_buffer_share_from_the_same_boot(self):
         # plain sg1: 4 KiB 1000, 8 KiB 1500: the buffer's share is 0.6.
@@ -269,6 +277,76 @@ class Report(unittest.TestCase):
         # the DMA API's functions alone: 101 of 189 = 0.53, met.
         self.assertIn("vtd-strict: reuse / floor, single-stepped, the DMA API's functions only "
                       '(101 / 189) = 0.534 (target <= 0.6): met', out)
+
+    def test_summary_at_a_glance(self):
+        """report.txt: the setup (ten lines at most), the targets, the
+        alternatives side by side, the zswap arms with the IOMMU's work,
+        the model, then the failed checks and the missed targets apart."""
+        with open(os.path.join(self.run_dir, 'setup.txt'), 'w') as f:
+            f.write(''.join(f'  line {i}\n' for i in range(14)))
+        ic = [bench_line('sg1', 2, 1, 1, 1, mean=(1400, 1100)),
+              bench_line('reuse', 2, 1, 1, 1, mean=(180, 120)),
+              bench_line('bounce_out', 2, 1, 1, 1, mean=(150, 650)),
+              bench_line('owned', 2, 1, 1, 1, mean=(140, 640)),
+              bench_line('empty', 2, 1, 1, 1, mean=(50, 50))]
+        for n in range(1, 6):
+            ic += [zswap_line(n, 'off', 5000, store=1000).replace('marking=off',
+                                                                 'arm=plain marking=off'),
+                   zswap_line(n, 'on', 3000, store=1100, served=500).replace(
+                       'marking=on', 'arm=cache marking=on'),
+                   zswap_line(n, 'off', 3500, store=1050).replace('marking=off',
+                                                                 'arm=bounce marking=off')]
+        self.boot('vtd-strict', ic, kind='icount')
+        lazy = [zswap_line(n, 'off', 4000, store=s).replace('marking=off', 'arm=plain marking=off')
+                for n, s in enumerate((1090, 1120, 1095, 1080, 1110), 1)]
+        self.boot('vtd-lazy', lazy, kind='icount')
+        d = self.boot('vtd-strict', [bench_line('sg1', 2, 1, 3000, 7000),
+                                     bench_line('reuse', 2, 1, 300, 200),
+                                     bench_line('reuse', 2, 2, 300, 260),
+                                     '# SGR CLENS lens=1800,2600,3100,3700 source=zswap',
+                                     '# SGR CLEN lo=2944 hi=3071 count=10'])
+        res = boot.load(d)
+        res.metrics.update(iotlb_requests_off=100, iotlb_events_per_request_off=2.0,
+                           iotlb_requests_on=100, iotlb_events_per_request_on=1.4,
+                           iotlb_requests_bounce=100, iotlb_events_per_request_bounce=1.0)
+        res.cases.append(boot.Case('guest.zswap_stress_basic', boot.Status.FAIL,
+                                   'page 7 differs'))
+        with open(os.path.join(d, 'boot.json'), 'w') as f:
+            f.write(res.to_json())
+        p = self.report()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(self.run_dir, 'report.txt')) as f:
+            summary = f.read()
+        self.assertTrue(self.summary.startswith(summary))
+        lines = summary.splitlines()
+        self.assertLessEqual(len(lines), 150)
+        self.assertIn('  line 9', lines)
+        self.assertNotIn('  line 10', lines)
+        heads = [l for l in lines if l.startswith('== ')]
+        self.assertEqual([h.split(':')[0].split(',')[0] for h in heads[1:]],
+                         ['== targets (met or MISSED; measurements', '== the alternatives',
+                          '== zswap end to end on lz4-dmatest',
+                          '== MODEL', '== checks that failed in this run (make check fails on them)',
+                          '== targets missed (measurements'])
+        # the hit (300 - 100 = 200) against the zswap-shaped bounce (700): 0.29, met.
+        self.assertIn('hit <= 1/2 of zswap-shaped bounce, instr., vtd-strict (x86_64): '
+                      '200 / 700 = 0.29 -> met', summary)
+        self.assertRegex(summary, r'owned buffer, linked once\s+680 \| -')
+        self.assertIn('1800,2600,3100,3700 bytes', summary)
+        # cache 1100 against lazy [1080-1120] and bounce 1050: met.
+        self.assertIn('zswap store rate (counted), cache >= lazy spread and > bounce, '
+                      'vtd-strict: cache 1100 [1100-1100], lazy 1095 [1080-1120], bounce 1050 '
+                      '[1050-1050] pages/s -> met', summary)
+        self.assertRegex(summary, r'vtd-strict, bounce\s+1050 \[1050-1050\].*\s1\.00\s')
+        # the model: 0.6 mappings saved x (2-4 + 4-8) us = 3.6-7.2 us.
+        self.assertRegex(summary, r'vtd-strict\s+2\.00\s+1\.40\s+1\.00\s+3\.6-7\.2')
+        self.assertIn('MODEL, not a measurement', summary)
+        tail = summary[summary.index('== checks that failed'):]
+        self.assertIn('!!! vtd-strict: guest.zswap_stress_basic: page 7 differs', tail)
+        missed = tail[tail.index('== targets missed'):]
+        self.assertIn('MISSED driver map+unmap instr./request fall >= buffer share, vtd-strict',
+                      missed)
+        self.assertNotIn('page 7', missed)
 
     @unittest.skipUnless(shutil.which('gnuplot'), 'gnuplot is not installed')
     def test_ratio_plot(self):

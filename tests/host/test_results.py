@@ -98,7 +98,7 @@ class RecordedBoots(unittest.TestCase):
                 res = boot.ModeResult(case)
                 self.assertEqual(boot.take_records(res, boot.records(lines)), [])
                 self.assertTrue(res.stress)
-                self.assertEqual(sorted(res.iotlb), ['off', 'on'])
+                self.assertEqual(sorted(res.iotlb), ['bounce', 'off', 'on'])
                 self.assertIn('cache_hits', res.metrics)
 
     def test_a_record_without_its_number_is_not_read_silently(self):

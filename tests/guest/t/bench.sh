@@ -11,8 +11,17 @@
 #   # SGR HIST method=M granule=G threads=T side=map|unmap lo=NS hi=NS count=N
 #                                one per histogram bucket of the run (the
 #                                tool's HIST lines)
-#   # SGR ZSWAPAB pass=N marking=on|off rc=N ...
+#   # SGR ZSWAPAB pass=N arm=plain|cache|bounce marking=on|off rc=N ...
 #                                one per zswap pass of bench_zswap_ab
+#                                (copied=: the bytes the module copied out
+#                                of its own buffer, the bounce arm's)
+#   # SGR CLEN lo=B hi=B count=N  the compressed lengths lz4-dmatest
+#                                produced over the passes (non-empty
+#                                128-byte buckets)
+#   # SGR CLENS lens=a,b,c,d source=zswap|default
+#                                the copy lengths of the bounce_out and
+#                                owned runs: the midpoints of the four
+#                                quarters of that distribution
 #
 # and one case per part, bench_dma_map and bench_zswap_ab: failed only if
 # a run produced no numbers (the tool failed, or the driver could not be
@@ -26,15 +35,28 @@
 #
 # Kernel command line parameters (read by sgr_params in lib.sh):
 #   sgr.bench_seconds=N     seconds per run (default 2)
-#   sgr.bench_methods=a,b   of single,sg,sg1,bounce,unmarked,iova,refused,
-#                           reuse,empty (default all nine)
+#   sgr.bench_methods=a,b   of single,sg,sg1,bounce,bounce_out,owned,
+#                           unmarked,iova,refused,reuse,empty (default all)
 #   sgr.bench_granules=a,b  pages per map (default 1,2,16: 4, 8, 64 KiB)
-#   sgr.bench_zswap_mib=N   MiB per zswap A/B pass (default 32; 0: none)
-#   sgr.bench_zswap_passes=N passes per arm, interleaved off, on, off, on,
-#                           ... (default 5)
+#   sgr.bench_zswap_mib=N   MiB per zswap pass (default 32; 0: none)
+#   sgr.bench_zswap_passes=N passes per arm, interleaved plain, cache,
+#                           bounce, plain, ... (default 5)
+#
+# The methods are the tool's modes, but for two shapes of the bounce mode:
+# bounce is the reference shape (DMA_BIDIRECTIONAL, the whole buffer
+# copied in and out); bounce_out is the shape a compressor driver would
+# build (DMA_FROM_DEVICE, a copy-out of the compressed length only, the
+# lengths from the zswap passes of this boot), and owned is the same
+# buffer linked once through the two-step IOVA API.  Those two run at the
+# granule of zswap's buffer only (BENCH_OUT_GRANULE).
 
 # The tool (the host tests run a recorded one in its place).
 SGR_DMA_MAP_BENCHMARK=${SGR_DMA_MAP_BENCHMARK:-/bin/dma_map_benchmark}
+# zswap's per-CPU buffer: two pages.
+BENCH_OUT_GRANULE=2
+# The copy lengths of bounce_out and owned when no zswap pass ran.
+BENCH_CLENS_DEFAULT=2048
+BENCH_CLENS=$BENCH_CLENS_DEFAULT
 
 bench_cases() {
 	echo bench_dma_map
@@ -46,8 +68,45 @@ bench_run() {
 	ncpu=$(ncpus)
 	diag "bench: $ncpu CPUs, ${BENCH_SECONDS}s per run, methods $BENCH_METHODS," \
 		"granules $BENCH_GRANULES"
-	bench_dma "$ncpu"
+	# zswap first: its compressed lengths are the copy lengths of the
+	# bounce_out and owned runs.
 	bench_zswap
+	bench_clens
+	bench_dma "$ncpu"
+}
+
+# bench_clens: BENCH_CLENS from lz4-dmatest's compressed_lengths (CLEN and
+# CLENS records); the default if it has none.
+bench_clens() {
+	local f="$LZ4DT_DBG/compressed_lengths" src=default lens
+	if [ -r "$f" ] && [ "$BENCH_ZSWAP_MIB" != 0 ]; then
+		awk '$3 > 0 { print "lo=" $1, "hi=" $2, "count=" $3 }' "$f" | record_lines CLEN
+		# The midpoints of the four quarters (1/8, 3/8, 5/8, 7/8),
+		# interpolated in their 128-byte bucket.
+		lens=$(awk '
+			{ lo[NR] = $1; hi[NR] = $2; c[NR] = $3; n += $3 }
+			END {
+				if (n == 0) exit
+				split("0.125 0.375 0.625 0.875", q, " ")
+				for (k = 1; k <= 4; k++) {
+					want = q[k] * n; acc = 0
+					for (i = 1; i <= NR; i++) {
+						if (acc + c[i] >= want) {
+							w = hi[i] - lo[i] + 1
+							if (w > 128) w = 128
+							v = int(lo[i] + (want - acc) / c[i] * w)
+							break
+						}
+						acc += c[i]
+					}
+					if (v < 1) v = 1
+					if (v > 4096) v = 4096
+					printf "%s%d", (k > 1 ? "," : ""), v
+				}
+			}' "$f")
+		[ -n "$lens" ] && BENCH_CLENS=$lens src=zswap
+	fi
+	record CLENS "lens=$BENCH_CLENS" "source=$src"
 }
 
 # bench_one METHOD GRANULE THREADS: one run.  The tool prints a RESULT line
@@ -57,11 +116,17 @@ bench_run() {
 # there is no RESULT line or the tool exited non-zero (its numbers are
 # still passed on).
 bench_one() {
-	local out rc=0
-	out=$("$SGR_DMA_MAP_BENCHMARK" -m "$1" -g "$2" -t "$3" -s "$BENCH_SECONDS" 2>&1) || rc=$?
+	local out rc=0 args
+	case $1 in
+	bounce_out) args="-m bounce -d 2 -L $BENCH_CLENS" ;;
+	owned) args="-m owned -d 2 -L $BENCH_CLENS" ;;
+	*) args="-m $1" ;;
+	esac
+	# shellcheck disable=SC2086 # args: the tool's words
+	out=$("$SGR_DMA_MAP_BENCHMARK" $args -g "$2" -t "$3" -s "$BENCH_SECONDS" 2>&1) || rc=$?
 	# A tool or kernel without the method (the 6.12 stack has no
 	# unmarked, sg1 or iova mode): said once per run, not a failure.
-	if printf '%s\n' "$out" | grep -qE 'invalid map mode|not built into this kernel|does not know map mode'; then
+	if printf '%s\n' "$out" | grep -qE 'invalid map mode|not built into this kernel|does not know map mode|invalid option'; then
 		diag "bench: method $1 granule $2 threads $3: not in this kernel or tool, skipped"
 		return 0
 	fi
@@ -96,6 +161,9 @@ bench_dma() {
 	for g in $BENCH_GRANULES; do
 		for t in $threads; do
 			for m in $BENCH_METHODS; do
+				case $m in
+				bounce_out|owned) [ "$g" = $BENCH_OUT_GRANULE ] || continue ;;
+				esac
 				runs=$((runs + 1))
 				bench_one "$m" "$g" "$t" || bad=$((bad + 1))
 			done
@@ -108,30 +176,38 @@ bench_dma() {
 	fi
 }
 
-# bench_zswap_pass on|off N: the N-th zswap pass on lz4-dmatest with the marking
-# on or off; its numbers as a ZSWAPAB record.
+# bench_zswap_pass ARM N: the N-th zswap pass on lz4-dmatest in ARM: plain
+# (dma_reuse.enabled=N), cache (=Y) or bounce (=N, and the module's output
+# through its own buffer mapped once); its numbers as a ZSWAPAB record.
 bench_zswap_pass() {
-	local marking="$1" pass="$2" st out rc r0 m0 q0 s0 r1 m1 q1 s1
+	local arm="$1" pass="$2" st out rc r0 m0 q0 s0 c0 r1 m1 q1 s1 c1 marking=off
 	st=$(lz4dt_stats)
+	[ "$arm" = cache ] && marking=on
 	if [ "$marking" = on ]; then
 		echo Y >"$DMA_REUSE_SWITCH"
 	else
 		echo N >"$DMA_REUSE_SWITCH"
 	fi
+	if [ "$arm" = bounce ]; then
+		echo Y >"$LZ4DT_DBG/bounce" || return 1
+	elif [ -e "$LZ4DT_DBG/bounce" ]; then
+		echo N >"$LZ4DT_DBG/bounce"
+	fi
 	r0=$(counter "$st" requests) m0=$(counter "$st" map_ns) q0=$(counter "$st" req_ns)
-	s0=$(counter "$st" served)
+	s0=$(counter "$st" served) c0=$(counter "$st" bounce_bytes)
 	# The program's KTAP is read here, not passed on: the numbers are in
 	# the ZSWAPAB record.
-	out=$(stress "bench_$marking" "$BENCH_ZSWAP_MIB" 7 1 3>&1)
+	out=$(stress "bench_$arm" "$BENCH_ZSWAP_MIB" 7 1 3>&1)
 	rc=$?
 	r1=$(counter "$st" requests) m1=$(counter "$st" map_ns) q1=$(counter "$st" req_ns)
-	s1=$(counter "$st" served)
-	record ZSWAPAB "pass=$pass" "marking=$marking" "rc=$rc" \
+	s1=$(counter "$st" served) c1=$(counter "$st" bounce_bytes)
+	[ "$arm" = bounce ] && echo N >"$LZ4DT_DBG/bounce"
+	record ZSWAPAB "pass=$pass" "arm=$arm" "marking=$marking" "rc=$rc" \
 		"store_pps=$(bench_value "$out" swapout_pages_per_s)" \
 		"load_pps=$(bench_value "$out" swapin_pages_per_s)" \
 		"mismatches=$(bench_value "$out" mismatches)" \
 		"requests=$((r1 - r0))" "map_ns=$((m1 - m0))" "req_ns=$((q1 - q0))" \
-		"served=$((s1 - s0))"
+		"served=$((s1 - s0))" "copied=$((${c1:-0} - ${c0:-0}))"
 	return $rc
 }
 
@@ -173,12 +249,15 @@ bench_zswap() {
 		result 1 bench_zswap_ab "zswap refused lz4-dmatest"
 		return
 	fi
-	# The arms interleaved, off first: drift over the boot falls on both
-	# arms alike instead of on one of them.
-	local i=1
+	# The arms interleaved, plain first: drift over the boot falls on
+	# every arm alike instead of on one of them.  The bounce arm needs
+	# the module's switch (not in the 6.12 stack's module).
+	local i=1 a arms="plain cache"
+	[ -e "$LZ4DT_DBG/bounce" ] && arms="plain cache bounce"
 	while [ "$i" -le "$BENCH_ZSWAP_PASSES" ]; do
-		bench_zswap_pass off "$i" || bad=1
-		bench_zswap_pass on "$i" || bad=1
+		for a in $arms; do
+			bench_zswap_pass "$a" "$i" || bad=1
+		done
 		i=$((i + 1))
 	done
 	echo Y >"$DMA_REUSE_SWITCH"

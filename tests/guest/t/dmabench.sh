@@ -9,12 +9,20 @@
 # (dma_map_single()) and "average map|unmap latency(us):".  The swiotlb
 # high-water mark is a record, "# SGR METRIC swiotlb_used_hiwater=N" (the
 # dialect: the top of lib.sh).
+#
+# dma_map_benchmark_old_abi: the base's own tool, built against the base's
+# header (tools/initramfs: /bin/dma_map_benchmark_old), runs unchanged on
+# this kernel: struct map_benchmark keeps its size and layout, and a
+# caller that zeroes it gets the run it asked for.  Its three lines and a
+# non-zero mean map latency in 100ns units are read.
 
 # The tool (the host tests run a recorded one in its place).
 SGR_DMA_MAP_BENCHMARK=${SGR_DMA_MAP_BENCHMARK:-/bin/dma_map_benchmark}
+SGR_DMA_MAP_BENCHMARK_OLD=${SGR_DMA_MAP_BENCHMARK_OLD:-/bin/dma_map_benchmark_old}
 
 dmabench_cases() {
 	echo dma_map_benchmark_smoke
+	echo dma_map_benchmark_old_abi
 }
 
 dmabench_run() {
@@ -44,4 +52,29 @@ dmabench_run() {
 		fi
 	fi
 	result 0 dma_map_benchmark_smoke
+	dmabench_old_abi
+}
+
+dmabench_old_abi() {
+	local out rc=0
+	if [ ! -x "$SGR_DMA_MAP_BENCHMARK_OLD" ]; then
+		result 1 dma_map_benchmark_old_abi "no $SGR_DMA_MAP_BENCHMARK_OLD in the initramfs (tools/initramfs could not read the base revision of the tree)"
+		return
+	fi
+	if ! bind_edu; then
+		result 1 dma_map_benchmark_old_abi "cannot bind dma_map_benchmark to $EDU"
+		return
+	fi
+	out=$("$SGR_DMA_MAP_BENCHMARK_OLD" -t 1 -s 1 -g 1 2>&1) || rc=$?
+	printf '%s\n' "$out" | diag_lines "dma_map_benchmark_old: "
+	unbind_override dma_map_benchmark "$EDU"
+	if [ "$rc" != 0 ]; then
+		result 1 dma_map_benchmark_old_abi "the base's tool exited $rc on this kernel"
+	elif [ "$(printf '%s\n' "$out" | grep -cE '^average (map|unmap) latency\(us\):[0-9]+\.[0-9]')" != 2 ]; then
+		result 1 dma_map_benchmark_old_abi "the base's tool printed no map/unmap latencies"
+	elif printf '%s\n' "$out" | grep -qE '^average map latency\(us\):0\.0 '; then
+		result 1 dma_map_benchmark_old_abi "the base's tool read a mean map latency of 0: the results are not where its header says"
+	else
+		result 0 dma_map_benchmark_old_abi
+	fi
 }

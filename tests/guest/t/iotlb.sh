@@ -2,7 +2,8 @@
 # shellcheck disable=SC3043 # local: dash and busybox ash, the two shells that run this, have it
 #
 # iotlb_counts: what the emulated IOMMU sees of zswap's traffic, marking on
-# and off, in one boot.  The guest only reports; the host counts QEMU's
+# and off, and (where the test module has its bounce switch) the module's
+# output bounced through its own buffer, in one boot.  The guest only reports; the host counts QEMU's
 # trace events per phase (tools/vm --trace auto, tools/iotlb.py).
 #
 # The phases are marked twice:
@@ -85,16 +86,24 @@ iotlb_run() {
 			diag "iotlb-domain: no $VTD_TRANSLATION (CONFIG_INTEL_IOMMU_DEBUGFS), no domain marker"
 		fi
 	fi
-	for ph in on off; do
+	# bounce: the marking off, the test module's output through its own
+	# buffer mapped once (the driver-owned alternative), if it has one.
+	local phases="on off"
+	[ -e "$LZ4DT_DBG/bounce" ] && phases="on off bounce"
+	for ph in $phases; do
 		[ -z "$why" ] || break
 		case $ph in on) val=Y ;; *) val=N ;; esac
-		[ $ph = off ] && before=$(counter "$(cache_stats)" entries)
+		if [ "$ph" = bounce ] && ! echo Y >"$LZ4DT_DBG/bounce"; then
+			why="cannot set $LZ4DT_DBG/bounce"
+			break
+		fi
+		[ "$ph" = off ] && before=$(counter "$(cache_stats)" entries)
 		echo $val >"$DMA_REUSE_SWITCH"
 		# dma_reuse.enabled=N unmaps every cached buffer (every CPU's
 		# and pool's) before the write returns, not when each is next
 		# used (v1 left the buffers of idle CPUs and retired pools
 		# mapped).
-		if [ $ph = off ]; then
+		if [ "$ph" = off ]; then
 			left=$(counter "$(cache_stats)" entries)
 			diag "dma_reuse.enabled=N: cached mappings $before, then $left"
 			if [ "$before" = 0 ]; then
@@ -105,15 +114,15 @@ iotlb_run() {
 			[ -z "$why" ] || break
 		fi
 		diag "iotlb-phase $ph begin"
-		if ! mark begin $ph; then
+		if ! mark begin "$ph"; then
 			why=$MARK_WHY
 			break
 		fi
 		sleep 1
 		r0=$(counter "$f" requests)
-		stress "iotlb_$ph" "$mib" 3 1 3>/tmp/iotlb_$ph.out
+		stress "iotlb_$ph" "$mib" 3 1 3>"/tmp/iotlb_$ph.out"
 		rc=$?
-		[ $rc = 0 ] || grep -e 'not ok' -e error /tmp/iotlb_$ph.out |
+		[ $rc = 0 ] || grep -e 'not ok' -e error "/tmp/iotlb_$ph.out" |
 			head -n 5 | sed 's/^ *//' | diag_lines "iotlb-stress $ph: "
 		sleep 1
 		r1=$(counter "$f" requests)
@@ -121,8 +130,9 @@ iotlb_run() {
 		diag_lines "iotlb-iova $ph " <"$iovas"
 		# The host takes the served IOVAs from the on phase: the cache
 		# serves nothing with the marking off, and the list only grows.
-		[ $ph = on ] && iotlb_mark_iovas <"$iovas"
-		mark end $ph
+		[ "$ph" = on ] && iotlb_mark_iovas <"$iovas"
+		[ "$ph" = bounce ] && echo N >"$LZ4DT_DBG/bounce"
+		mark end "$ph"
 		diag "iotlb-phase $ph end"
 		if [ -n "$MARK_WHY" ]; then
 			why=$MARK_WHY

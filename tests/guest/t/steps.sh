@@ -4,7 +4,7 @@
 # steps_runs (make demo only, not in the default list): the runs that
 # tools/steps.py single-steps from the host through QEMU's gdbstub.  One
 # short dma_map_benchmark run per method of sgr.steps_methods (default
-# reuse,unmarked,sg1,sg,iova), 8 KiB, 1 thread, each long enough for the
+# reuse,unmarked,sg1,sg,iova,bounce_out), 8 KiB, 1 thread, each long enough for the
 # tracer's warm-up calls; the tracer counts the instructions of one of
 # their map and unmap calls; each run's RESULT line is a BENCH record
 # (tests/guest/lib.sh).  Fails only if a run produced no RESULT line;
@@ -12,6 +12,8 @@
 #
 #   sgr.steps_methods=a,b   the methods to run, in order
 #   sgr.steps_granule=N     pages per map (default 2: the zswap buffer)
+#   sgr.steps_clens=a,b     bounce_out's copy lengths (default 2048; make
+#                           demo passes those of its strict boot's zswap)
 
 SGR_DMA_MAP_BENCHMARK=${SGR_DMA_MAP_BENCHMARK:-/bin/dma_map_benchmark}
 
@@ -20,13 +22,18 @@ steps_cases() {
 }
 
 steps_run() {
-	local m out bad=""
+	local m out bad="" args
 	if ! bind_edu; then
 		result 1 steps_runs "cannot bind dma_map_benchmark to $EDU"
 		return
 	fi
-	for m in $(list "$(param steps_methods reuse,unmarked,sg1,sg,iova)"); do
-		out=$("$SGR_DMA_MAP_BENCHMARK" -m "$m" -g "$(param steps_granule 2)" -t 1 -s 1 2>&1)
+	for m in $(list "$(param steps_methods reuse,unmarked,sg1,sg,iova,bounce_out)"); do
+		case $m in
+		bounce_out) args="-m bounce -d 2 -L $(param steps_clens 2048)" ;;
+		*) args="-m $m" ;;
+		esac
+		# shellcheck disable=SC2086 # args: the tool's words
+		out=$("$SGR_DMA_MAP_BENCHMARK" $args -g "$(param steps_granule 2)" -t 1 -s 1 2>&1)
 		if printf '%s\n' "$out" | grep -q '^RESULT '; then
 			printf '%s\n' "$out" | sed -n 's/^RESULT //p' | record_lines BENCH "method=$m"
 		else
