@@ -344,19 +344,19 @@ def zswap_table(demo: Demo) -> str:
 
 def model_table(demo: Demo) -> str:
     per = {m: {arm: iotlb_arm(demo, m, arm) for arm in report.ARMS} for m in demo.iotlb}
-    clen = report.copied_per_request(demo.ic) or report.copied_per_request(demo.tcg) or \
+    clen = report.copied_per_request(demo.tcg) or report.copied_per_request(demo.ic) or \
         report.mean_clen(demo.tcg)
     rows = report.model_rows(per, clen)
     if not rows:
         raise Error(f'demo {demo.name}: no traced strict boot for the model')
-    out = [f'  {"saved per zswap request":<27}{"mappings":>9}' +
-           ''.join(f'{"cache [" + str(i + 1) + "]":>12}{"bounce [" + str(i + 1) + "]":>13}'
+    out = [f'  {"us saved per zswap request":<27}{"mappings":>9}' +
+           ''.join(f'{"cache [" + str(i + 1) + "]":>10}{"bounce [" + str(i + 1) + "]":>11}'
                    for i in range(len(report.MODEL_COSTS)))]
     for m, maps, savings in rows:
         line = f'  {STRICT_LABELS.get(m, m):<27}{maps["plain"]:>9.2f}'
         for cell in savings:
-            line += f'{report.us_range(cell["cache"]) + " us":>12}' \
-                    f'{report.us_range(cell["bounce"]) + " us":>13}'
+            line += f'{report.us_range(cell["cache"]):>10}' \
+                    f'{report.us_range(cell["bounce"]):>11}'
         out.append(line)
     out.append(f'  (copy-out counted in the bounce arm: {clen:.0f} bytes per request)'
                if clen else '  (no copy-out counted)')
