@@ -131,6 +131,19 @@ list() {
 	printf '%s\n' "$1" | tr , ' '
 }
 
+# bench_method_args METHOD LENS: dma_map_benchmark's words for a method of
+# t/bench.sh and t/steps.sh.  Two methods are shapes of bounce mode, not
+# modes of their own: bounce_out (DMA_FROM_DEVICE, a copy-out of the
+# lengths LENS, a compressor's output) and owned (the buffer linked once);
+# the rest are the tool's mode names.
+bench_method_args() {
+	case $1 in
+	bounce_out) echo "-m bounce -d 2 -L $2" ;;
+	owned) echo "-m owned -d 2 -L $2" ;;
+	*) echo "-m $1" ;;
+	esac
+}
+
 # sgr_params: every parameter the tests read, into variables (documented
 # at the top of tests/guest/init).
 sgr_params() {

@@ -117,11 +117,7 @@ bench_clens() {
 # still passed on).
 bench_one() {
 	local out rc=0 args
-	case $1 in
-	bounce_out) args="-m bounce -d 2 -L $BENCH_CLENS" ;;
-	owned) args="-m owned -d 2 -L $BENCH_CLENS" ;;
-	*) args="-m $1" ;;
-	esac
+	args=$(bench_method_args "$1" "$BENCH_CLENS")
 	# shellcheck disable=SC2086 # args: the tool's words
 	out=$("$SGR_DMA_MAP_BENCHMARK" $args -g "$2" -t "$3" -s "$BENCH_SECONDS" 2>&1) || rc=$?
 	# A tool or kernel without the method (the 6.12 stack has no

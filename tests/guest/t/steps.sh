@@ -28,10 +28,7 @@ steps_run() {
 		return
 	fi
 	for m in $(list "$(param steps_methods reuse,unmarked,sg1,sg,iova,bounce_out)"); do
-		case $m in
-		bounce_out) args="-m bounce -d 2 -L $(param steps_clens 2048)" ;;
-		*) args="-m $m" ;;
-		esac
+		args=$(bench_method_args "$m" "$(param steps_clens 2048)")
 		# shellcheck disable=SC2086 # args: the tool's words
 		out=$("$SGR_DMA_MAP_BENCHMARK" $args -g "$(param steps_granule 2)" -t 1 -s 1 2>&1)
 		if printf '%s\n' "$out" | grep -q '^RESULT '; then
