@@ -310,8 +310,7 @@ def alternatives_table(demo: Demo) -> str:
 
 
 def iotlb_arm(demo: Demo, mode: str, arm: str) -> Optional[float]:
-    phase = {'plain': 'off', 'cache': 'on', 'bounce': 'bounce'}[arm]
-    r = demo.iotlb.get(mode, {}).get(phase)
+    r = demo.iotlb.get(mode, {}).get(report.ARM_PHASE[arm])
     return report.num(r.get('per_request')) if r else None
 
 
@@ -319,7 +318,7 @@ def zswap_table(demo: Demo) -> str:
     """zswap's arms: counted store and load rates (medians), the driver's
     map + unmap instructions per request, the IOMMU's events per request."""
     rows = [f'  {"arm":<30}{"stores/s":>9}{"loads/s":>9}{"drv instr":>10}{"IOMMU ev":>9}']
-    for strict in [m for m in report.ZSWAP_TARGET_MODES if m in demo.ic]:
+    for strict in [m for m in report.STRICT_TARGET_MODES if m in demo.ic]:
         lazy, pt = report.siblings(strict)
         for text, mode, arm in ((f'{strict}, plain', strict, 'plain'),
                                 (f'{strict}, cache', strict, 'cache'),

@@ -622,6 +622,8 @@ def steps_section(ic: Dict, steps: Dict, out) -> None:
 
 
 ARMS = ('plain', 'cache', 'bounce')
+# The phase of the guest's iotlb test (tools/iotlb.py) that counts each arm.
+ARM_PHASE = {'plain': 'off', 'cache': 'on', 'bounce': 'bounce'}
 
 
 def median(v: List[float]) -> Optional[float]:
@@ -754,26 +756,7 @@ def iotlb_table(tcg: Dict, out) -> None:
 def out_of_line(run: str, out) -> None:
     """Every check of a demo boot that did not hold, loudly.  make demo is a
     measurement: this is reported, and make check is where it fails."""
-    rows = []
-    for root in ('boot', 'icount', 'steps'):
-        d = os.path.join(run, root)
-        if not os.path.isdir(d):
-            continue
-        for m in sorted(os.listdir(d)):
-            if not os.path.isdir(os.path.join(d, m)):
-                continue
-            label = m if root == 'boot' else f'{m} ({root})'
-            b = boot.load(os.path.join(d, m))
-            if b is None:
-                rows.append((label, 'boot', 'no boot.json: the boot did not finish'))
-                continue
-            rows += [(label, c.name, c.reason) for c in b.cases
-                     if c.status == boot.Status.FAIL]
-            if root == 'steps':
-                st = read(os.path.join(d, m, 'gdb-run.status'))
-                if st != '0':
-                    rows.append((label, 'tools/steps.py',
-                                 f'exit status {st or "missing"} (see gdb-run.log)'))
+    rows = failed_checks(run)
     print('\n== out of line', file=out)
     if not rows:
         print('  nothing: every check of every demo boot held', file=out)
@@ -794,9 +777,6 @@ MODEL_COSTS = [
 ]
 # A copy-out on the CPU, for the bounce arm's cost in the model (GB/s).
 MODEL_COPY_GBPS = (5.0, 10.0)
-# The strict modes whose zswap arms are judged, one per emulated IOMMU.
-ZSWAP_TARGET_MODES = tuple(m for m in ('vtd-strict', 'virtio-iommu', 'smmuv3-strict')
-                           if m in MODES)
 
 
 class Verdicts:
@@ -852,7 +832,7 @@ def summary_targets(tcg: Dict, ic: Dict, steps: Dict, out, vd: Verdicts) -> None
                 None if r is None else r <= 0.5,
                 '-' if r is None else f'{h:.0f} / {b:.0f} = {r:.2f}')
     # 2. zswap: the cache arm's counted store rate against lazy and bounce.
-    for m in [x for x in ZSWAP_TARGET_MODES if x in ic]:
+    for m in [x for x in STRICT_TARGET_MODES if x in ic]:
         lazy, _ = siblings(m)
         arms = zswap_arms(ic[m])
         c = arms.get('cache', {}).get('store_pps', [])
@@ -921,8 +901,7 @@ def summary_alternatives(tcg: Dict, ic: Dict, out) -> None:
     modes = [m for m in STRICT_TARGET_MODES if m in ic or m in tcg]
     if not modes:
         return
-    lens = next((clens_of(tcg, m) or clens_of(ic, m) for m in modes
-                 if clens_of(tcg, m) or clens_of(ic, m)), '')
+    lens = next((x for x in (clens_of(b, m) for m in modes for b in (tcg, ic)) if x), '')
     print('\n== the alternatives, 8 KiB buffer, 1 thread: instructions per request (icount, '
           'map + unmap, less the loop) | wall time / plain (TCG)', file=out)
     print(f'  zswap-shaped copy lengths (quantiles of this run\'s compressed sizes): '
@@ -941,12 +920,11 @@ def summary_alternatives(tcg: Dict, ic: Dict, out) -> None:
 
 
 def iommu_per_request(tcg: Dict, mode: str, arm: str) -> Optional[float]:
-    phase = {'plain': 'off', 'cache': 'on', 'bounce': 'bounce'}[arm]
-    return tcg.get(mode, {}).get('metrics', {}).get(f'iotlb_events_per_request_{phase}')
+    return tcg.get(mode, {}).get('metrics', {}).get(f'iotlb_events_per_request_{ARM_PHASE[arm]}')
 
 
 def summary_zswap(tcg: Dict, ic: Dict, out) -> None:
-    groups = [m for m in ZSWAP_TARGET_MODES if m in ic or m in tcg]
+    groups = [m for m in STRICT_TARGET_MODES if m in ic or m in tcg]
     if not groups:
         return
     print('\n== zswap end to end on lz4-dmatest: median [min-max] over the passes, arms '
@@ -986,7 +964,7 @@ def model_rows(per_request: Dict[str, Dict[str, Optional[float]]], clen: Optiona
     published cost of MODEL_COSTS, the (low, high) saving in us per
     request of the cache and of the bounce arm against plain."""
     rows = []
-    for m in [x for x in ZSWAP_TARGET_MODES if x in per_request]:
+    for m in [x for x in STRICT_TARGET_MODES if x in per_request]:
         ev = per_request[m]
         if ev.get('plain') is None:
             continue
