@@ -57,12 +57,13 @@ METHOD_TEXT = {
     'reuse': 'reuse cache',
     'empty': 'empty: loop and clock',
 }
-# Empty mode maps nothing: its figure is the benchmark's own loop and clock
-# reads around do_map and do_unmap, which every other figure includes.
+# The empty method maps nothing: its figure is the loop and clock reads
+# around do_map and do_unmap, which every other figure includes (the test
+# module's bench file times it in a loop of dma_map_benchmark's shape).
 EMPTY = 'empty'
 # The plain path the reuse cache replaces: dma_map_sg() of the very list
-# reuse mode maps (one entry of the granule's pages); kernels without sg1
-# mode are compared with sg mode.
+# reuse mode maps (one entry of the granule's pages; the test module's
+# "plain"); kernels without it are compared with sg mode.
 PLAIN = 'sg1'
 PLAIN_OLD = 'sg'
 MODES = matrix.load()
@@ -515,7 +516,7 @@ def steps_total(steps: Dict, mode: str, method: str) -> Optional[int]:
 
 # Not the DMA API's: the benchmark's own functions and the owner's mark
 # (inline for one entry, so mostly inside do_map).
-NOT_API = re.compile(r'_benchmark_do_(un)?map$|^(__)?sg_mark_reusable$')
+NOT_API = re.compile(r'_benchmark_do_(un)?map$|^lz4dt_bench_\w+_(un)?map$|^(__)?sg_mark_reusable$')
 
 
 def steps_api(steps: Dict, mode: str, method: str) -> Optional[int]:

@@ -7,7 +7,8 @@
 
 trace: attach to QEMU's gdbstub (a guest started with -S, tools/vm
 --gdb-run), put a breakpoint on the do_map function of each benchmark
-method of LIST (kernel/dma/map_benchmark.c; default reuse,unmarked,sg1,
+method of LIST (kernel/dma/map_benchmark.c, or the test module's bench
+file for sg1 and unmarked; default reuse,unmarked,sg1,
 sg,iova), let the guest run, and at the N-th call of a method (default 50:
 the warm, steady state; the first call of reuse mode is its miss)
 single-step through that do_map and the do_unmap that follows it, up to
@@ -36,14 +37,16 @@ import sys
 import time
 from typing import Dict, List, Optional, Tuple
 
-# method -> (do_map, do_unmap) in kernel/dma/map_benchmark.c
+# method -> (do_map, do_unmap): kernel/dma/map_benchmark.c's, and for the
+# series' controls (sg1: the plain calls; unmarked) the test module's bench
+# file's, kernel/dma/reuse_lz4_test.c
 METHODS = {
     'single': ('dma_single_map_benchmark_do_map', 'dma_single_map_benchmark_do_unmap'),
     'sg': ('dma_sg_map_benchmark_do_map', 'dma_sg_map_benchmark_do_unmap'),
-    'sg1': ('dma_sg1_map_benchmark_do_map', 'dma_sg1_map_benchmark_do_unmap'),
+    'sg1': ('lz4dt_bench_plain_map', 'lz4dt_bench_plain_unmap'),
     'bounce': ('dma_bounce_map_benchmark_do_map', 'dma_bounce_map_benchmark_do_unmap'),
     'reuse': ('dma_reuse_map_benchmark_do_map', 'dma_reuse_map_benchmark_do_unmap'),
-    'unmarked': ('dma_unmarked_map_benchmark_do_map', 'dma_reuse_map_benchmark_do_unmap'),
+    'unmarked': ('lz4dt_bench_reuse_map', 'lz4dt_bench_reuse_unmap'),
     'iova': ('dma_iova_map_benchmark_do_map', 'dma_iova_map_benchmark_do_unmap'),
     # bounce mode in the zswap shape (DMA_FROM_DEVICE, a copy-out of the
     # compressed length); the same functions as bounce and owned mode, so

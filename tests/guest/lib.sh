@@ -144,6 +144,38 @@ bench_method_args() {
 	esac
 }
 
+# bench_module_method METHOD: lz4-dmatest's name for METHOD if the test
+# module times it (its bench file: the series' controls, not modes of
+# dma_map_benchmark), else nothing and false.  sg1 is its "plain".
+bench_module_method() {
+	case $1 in
+	sg1) echo plain ;;
+	unmarked|refused|empty) echo "$1" ;;
+	*) return 1 ;;
+	esac
+}
+
+# bench_module_run METHOD GRANULE THREADS SECONDS: one run of lz4-dmatest's
+# bench file; its output (RESULT and HIST lines, the words of
+# dma_map_benchmark) on stdout.  Fails with a line on stdout that says why
+# (the kernel's module has no bench file, or the write failed).
+bench_module_run() {
+	local f="$LZ4DT_DBG/bench" err
+	if ! lz4dt_bound; then
+		echo "lz4-dmatest is not bound to $TESTDEV"
+		return 1
+	fi
+	if [ ! -e "$f" ]; then
+		echo "lz4-dmatest has no bench file: method $1 not built into this kernel"
+		return 1
+	fi
+	if ! err=$({ echo "$1 $2 $3 $4" >"$f"; } 2>&1); then
+		echo "lz4-dmatest bench: '$1 $2 $3 $4' failed: $err"
+		return 1
+	fi
+	cat "$f"
+}
+
 # sgr_params: every parameter the tests read, into variables (documented
 # at the top of tests/guest/init).
 sgr_params() {

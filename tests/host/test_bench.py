@@ -199,20 +199,44 @@ class BenchSh(unittest.TestCase):
                     f'exit {rc}\n')
         os.chmod(self.tool, 0o755)
 
+    def fake_module(self, output, bound=True, bench_file=True):
+        """lz4-dmatest's debugfs directory with a bench file whose reads
+        give OUTPUT (a read of the real file gives the last run's result;
+        here the guest's cat is a function that prints OUTPUT, and the
+        file keeps what was written to it)."""
+        self.module = {'dir': os.path.join(self.tmp, 'lz4dt'), 'bound': bound}
+        os.makedirs(self.module['dir'], exist_ok=True)
+        if bench_file:
+            open(os.path.join(self.module['dir'], 'bench'), 'w').close()
+        with open(os.path.join(self.tmp, 'bench_output'), 'w') as f:
+            f.write(output)
+
     def bench_one(self, *args):
+        module = getattr(self, 'module', None)
+        fake = ''
+        if module:
+            fake = (f'LZ4DT_DBG="{module["dir"]}"\n'
+                    f'lz4dt_bound() {{ {"true" if module["bound"] else "false"}; }}\n'
+                    f'cat() {{ /bin/cat "{self.tmp}/bench_output"; }}\n')
         script = ('. "$KTAP_SH"; . "$GUEST/lib.sh"; . "$GUEST/t/bench.sh"\n'
-                  'BENCH_SECONDS=1\n'
+                  'BENCH_SECONDS=1\n' + fake +
                   'bench_one "$@"; echo "rc=$?"\n')
         env = dict(os.environ, KTAP_SH=os.path.join(TOOLS, 'ktap.sh'), GUEST=GUEST,
                    SGR_LIB=GUEST, SGR_CMDLINE='', SGR_DMA_MAP_BENCHMARK=self.tool)
         p = subprocess.run(['dash', '-c', script, 'bench', *args], env=env,
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(p.stderr, '')
-        with open(os.path.join(self.tmp, 'args')) as f:
-            tool_args = f.read().split()
+        tool_args = []
+        if os.path.exists(os.path.join(self.tmp, 'args')):
+            with open(os.path.join(self.tmp, 'args')) as f:
+                tool_args = f.read().split()
         lines = p.stdout.splitlines()
         assert_dialect(self, lines)
         return lines, tool_args
+
+    def written_to_bench(self):
+        with open(os.path.join(self.module['dir'], 'bench')) as f:
+            return f.read()
 
     def test_result_and_hist_lines_are_passed_on(self):
         self.fake_tool(tool_output('reuse', 2, 1, hits=999, misses=1, iova='ok'))
@@ -272,12 +296,46 @@ class BenchSh(unittest.TestCase):
         # never served it: a hit means the buffer was not refused.
         for hits, rc in ((0, 'rc=0'), (5, 'rc=1')):
             with self.subTest(hits=hits):
-                self.fake_tool(tool_output('refused', 2, 1, hits=hits))
+                self.fake_module(tool_output('refused', 2, 1, hits=hits))
                 lines, _ = self.bench_one('refused', '2', '1')
                 self.assertEqual(lines[-1], rc)
                 self.assertEqual(len([l for l in lines if l.startswith('# SGR BENCH ')]), 1)
                 said = '# bench: refused granule 2 threads 1: served from the cache (hits above 0)'
                 self.assertEqual(said in lines, hits > 0, lines)
+
+    def test_controls_run_on_the_test_module_not_the_tool(self):
+        # sg1, unmarked, refused and empty are the test module's bench
+        # file's methods (sg1 is its "plain"); the tool is not run.
+        for method, word in (('sg1', 'plain'), ('unmarked', 'unmarked'),
+                             ('refused', 'refused'), ('empty', 'empty')):
+            with self.subTest(method=method):
+                self.fake_tool('must not run\n', rc=1)
+                os.remove(os.path.join(self.tmp, 'output'))
+                self.fake_module(tool_output(word, 2, 2))
+                lines, tool_args = self.bench_one(method, '2', '2')
+                self.assertEqual(tool_args, [])
+                self.assertEqual(self.written_to_bench(), f'{word} 2 2 1\n')
+                self.assertEqual(lines[-1], 'rc=0')
+                bench = [l for l in lines if l.startswith('# SGR BENCH ')]
+                self.assertEqual(len(bench), 1, lines)
+                self.assertTrue(bench[0].startswith(f'# SGR BENCH method={method} mode={word} '),
+                                bench)
+                self.assertEqual(len([l for l in lines if l.startswith('# SGR HIST ')]), 3)
+
+    def test_control_on_a_module_without_bench_file_is_skipped(self):
+        # The 6.12 stack's module before this series' bench file.
+        self.fake_module('', bench_file=False)
+        lines, _ = self.bench_one('sg1', '2', '1')
+        self.assertEqual(lines[-1], 'rc=0')
+        self.assertIn('# bench: method sg1 granule 2 threads 1: not in this kernel '
+                      'or tool, skipped', lines)
+
+    def test_control_with_the_module_unbound_fails(self):
+        self.fake_module(tool_output('plain', 2, 1), bound=False)
+        lines, _ = self.bench_one('sg1', '2', '1')
+        self.assertEqual(lines[-1], 'rc=1')
+        self.assertTrue([l for l in lines if 'lz4-dmatest is not bound' in l], lines)
+        self.assertFalse([l for l in lines if l.startswith('# SGR ')])
 
     def test_dmabench_records_the_swiotlb_high_water_mark(self):
         # t/dmabench.sh's smoke test, under swiotlb=force: its debugfs file
@@ -313,13 +371,13 @@ class BenchSh(unittest.TestCase):
                 self.assertEqual(p.stderr, '')
                 lines = p.stdout.splitlines()
                 assert_dialect(self, lines)
-                if hw == '0':
-                    self.assertEqual(lines[-2:], [f'# SGR METRIC swiotlb_used_hiwater={hw}',
-                                                  result])
-                else:
-                    self.assertIn(f'# SGR METRIC swiotlb_used_hiwater={hw}', lines)
-                    self.assertIn(result, lines)
-                    self.assertEqual(lines[-1], 'ok 2 dma_map_benchmark_old_abi')
+                i = lines.index(f'# SGR METRIC swiotlb_used_hiwater={hw}')
+                self.assertEqual(lines[i + 1], result)
+                # Every case reports, whatever the one before it did; the
+                # test module's (no lz4-dmatest here) skips.
+                self.assertEqual(lines[-2:], ['ok 2 dma_map_benchmark_old_abi',
+                                              'ok 3 lz4dt_bench_controls # SKIP lz4-dmatest '
+                                              'is not built in'])
         # The base's tool on this kernel: its exit status and its lines.
         for body, result in (
                 ('exit 1\n', 'not ok 1 dma_map_benchmark_old_abi # the base\'s tool exited 1 '

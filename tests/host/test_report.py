@@ -226,9 +226,9 @@ class Report(unittest.TestCase):
         with open(os.path.join(d, 'steps.json'), 'w') as f:
             json.dump({'methods': {'sg1': {
                 'call': 50,
-                'map': {'insns': 120, 'segments': [['dma_sg1_map_benchmark_do_map', 10],
+                'map': {'insns': 120, 'segments': [['lz4dt_bench_plain_map', 10],
                                                    ['dma_map_sg_attrs', 110]],
-                        'by_symbol': {'dma_sg1_map_benchmark_do_map': 10,
+                        'by_symbol': {'lz4dt_bench_plain_map': 10,
                                       'dma_map_sg_attrs': 110}},
                 'unmap': {'insns': 80, 'segments': [['dma_unmap_sg_attrs', 80]],
                           'by_symbol': {'dma_unmap_sg_attrs': 80}}}},
@@ -237,7 +237,7 @@ class Report(unittest.TestCase):
             f.write('1\n')
         out = self.report().stdout
         self.assertIn('sg1 (call 50): map 120 + unmap 80 = 200 instructions', out)
-        self.assertIn('map, in order: dma_sg1_map_benchmark_do_map 10 > dma_map_sg_attrs 110',
+        self.assertIn('map, in order: lz4dt_bench_plain_map 10 > dma_map_sg_attrs 110',
                       out)
         # 400 in the benchmark, 200 stepped: 200 of timestamps and loop.
         self.assertIn("sg1: the icount benchmark's 400 per request less these 200: 200", out)
@@ -260,9 +260,9 @@ class Report(unittest.TestCase):
                   kind='icount')
         floor = self.boot('noiommu', [], kind='steps')
         with open(os.path.join(floor, 'steps.json'), 'w') as f:
-            json.dump({'methods': {'sg1': method(('dma_sg1_map_benchmark_do_map', 15),
+            json.dump({'methods': {'sg1': method(('lz4dt_bench_plain_map', 15),
                                                  ('dma_map_sg_attrs', 115),
-                                                 ('dma_sg1_map_benchmark_do_unmap', 7),
+                                                 ('lz4dt_bench_plain_unmap', 7),
                                                  ('dma_unmap_sg_attrs', 74))}}, f)
         hit = self.boot('vtd-strict', [], kind='steps')
         with open(os.path.join(hit, 'steps.json'), 'w') as f:

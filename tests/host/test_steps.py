@@ -19,7 +19,7 @@ from helpers import TOOLS
 
 STEPS = os.path.join(TOOLS, 'steps.py')
 FUNCS = ['map_benchmark_thread', 'dma_reuse_map_benchmark_do_map',
-         'dma_reuse_map_benchmark_do_unmap', 'dma_unmarked_map_benchmark_do_map',
+         'dma_reuse_map_benchmark_do_unmap', 'lz4dt_bench_reuse_map', 'lz4dt_bench_reuse_unmap',
          'dma_reuse_map_sg', 'xa_load']
 SP = 0xffffc90000010f00
 
@@ -122,10 +122,10 @@ class Steps(unittest.TestCase):
         self.sym = symbols(self.vmlinux)
         self.sock = os.path.join(self.tmp, 'gdb.sock')
 
-    def program(self, method_map, calls):
+    def program(self, method_map, calls, unmap='dma_reuse_map_benchmark_do_unmap'):
         """calls x (map with 5 instructions through xa_load, unmap with 2)."""
         s, th = self.sym, self.sym['map_benchmark_thread']
-        unmap = s['dma_reuse_map_benchmark_do_unmap']
+        unmap = s[unmap]
         prog = [(th, SP + 8, 0)]
         for _ in range(calls):
             m = s[method_map]
@@ -164,7 +164,8 @@ class Steps(unittest.TestCase):
         self.assertIn('reuse (call 3): map 5 + unmap 2 = 7 instructions', show)
 
     def test_method_never_called_fails_by_name(self):
-        FakeStub(self.sock, self.program('dma_unmarked_map_benchmark_do_map', 5)).start()
+        FakeStub(self.sock, self.program('lz4dt_bench_reuse_map', 5,
+                                                  unmap='lz4dt_bench_reuse_unmap')).start()
         p = self.trace('--methods', 'unmarked,reuse', '--skip', '2')
         self.assertEqual(p.returncode, 1)
         r = self.result()

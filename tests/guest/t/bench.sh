@@ -31,7 +31,10 @@
 # not refused, and its numbers would be a hit's).
 #
 # The tool is the tree's dma_map_benchmark (tools/dma/ on 7.3, the
-# selftest on 6.12, with this series), whose -m takes the method names.
+# selftest on 6.12, with this series), whose -m takes the method names;
+# the series' controls (sg1, unmarked, refused, empty) are timed by the
+# test module's bench file instead (bench_module_run in lib.sh), which
+# prints the same RESULT and HIST lines.
 #
 # Kernel command line parameters (read by sgr_params in lib.sh):
 #   sgr.bench_seconds=N     seconds per run (default 2)
@@ -116,12 +119,17 @@ bench_clens() {
 # there is no RESULT line or the tool exited non-zero (its numbers are
 # still passed on).
 bench_one() {
-	local out rc=0 args
-	args=$(bench_method_args "$1" "$BENCH_CLENS")
-	# shellcheck disable=SC2086 # args: the tool's words
-	out=$("$SGR_DMA_MAP_BENCHMARK" $args -g "$2" -t "$3" -s "$BENCH_SECONDS" 2>&1) || rc=$?
-	# A tool or kernel without the method (the 6.12 stack has no
-	# unmarked, sg1 or iova mode): said once per run, not a failure.
+	local out rc=0 args mm
+	if mm=$(bench_module_method "$1"); then
+		out=$(bench_module_run "$mm" "$2" "$3" "$BENCH_SECONDS") || rc=$?
+	else
+		args=$(bench_method_args "$1" "$BENCH_CLENS")
+		# shellcheck disable=SC2086 # args: the tool's words
+		out=$("$SGR_DMA_MAP_BENCHMARK" $args -g "$2" -t "$3" -s "$BENCH_SECONDS" 2>&1) || rc=$?
+	fi
+	# A tool or kernel without the method (the 6.12 stack has no iova or
+	# owned mode, and its test module no bench file): said once per
+	# run, not a failure.
 	if printf '%s\n' "$out" | grep -qE 'invalid map mode|not built into this kernel|does not know map mode|invalid option'; then
 		diag "bench: method $1 granule $2 threads $3: not in this kernel or tool, skipped"
 		return 0

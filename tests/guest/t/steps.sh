@@ -3,8 +3,9 @@
 #
 # steps_runs (make demo only, not in the default list): the runs that
 # tools/steps.py single-steps from the host through QEMU's gdbstub.  One
-# short dma_map_benchmark run per method of sgr.steps_methods (default
-# reuse,unmarked,sg1,sg,iova,bounce_out), 8 KiB, 1 thread, each long enough for the
+# short run per method of sgr.steps_methods (default
+# reuse,unmarked,sg1,sg,iova,bounce_out; dma_map_benchmark's, or the test
+# module's bench file for the series' controls), 8 KiB, 1 thread, each long enough for the
 # tracer's warm-up calls; the tracer counts the instructions of one of
 # their map and unmap calls; each run's RESULT line is a BENCH record
 # (tests/guest/lib.sh).  Fails only if a run produced no RESULT line;
@@ -22,15 +23,19 @@ steps_cases() {
 }
 
 steps_run() {
-	local m out bad="" args
+	local m mm out bad="" args
 	if ! bind_edu; then
 		result 1 steps_runs "cannot bind dma_map_benchmark to $EDU"
 		return
 	fi
 	for m in $(list "$(param steps_methods reuse,unmarked,sg1,sg,iova,bounce_out)"); do
-		args=$(bench_method_args "$m" "$(param steps_clens 2048)")
-		# shellcheck disable=SC2086 # args: the tool's words
-		out=$("$SGR_DMA_MAP_BENCHMARK" $args -g "$(param steps_granule 2)" -t 1 -s 1 2>&1)
+		if mm=$(bench_module_method "$m"); then
+			out=$(bench_module_run "$mm" "$(param steps_granule 2)" 1 1)
+		else
+			args=$(bench_method_args "$m" "$(param steps_clens 2048)")
+			# shellcheck disable=SC2086 # args: the tool's words
+			out=$("$SGR_DMA_MAP_BENCHMARK" $args -g "$(param steps_granule 2)" -t 1 -s 1 2>&1)
+		fi
 		if printf '%s\n' "$out" | grep -q '^RESULT '; then
 			printf '%s\n' "$out" | sed -n 's/^RESULT //p' | record_lines BENCH "method=$m"
 		else
