@@ -46,7 +46,7 @@ METHODS = {
     'sg1': ('lz4dt_bench_plain_map', 'lz4dt_bench_plain_unmap'),
     'bounce': ('dma_bounce_map_benchmark_do_map', 'dma_bounce_map_benchmark_do_unmap'),
     'reuse': ('dma_reuse_map_benchmark_do_map', 'dma_reuse_map_benchmark_do_unmap'),
-    'unmarked': ('lz4dt_bench_reuse_map', 'lz4dt_bench_reuse_unmap'),
+    'unmarked': ('lz4dt_bench_unmarked_map', 'lz4dt_bench_reuse_unmap'),
     'iova': ('dma_iova_map_benchmark_do_map', 'dma_iova_map_benchmark_do_unmap'),
     # bounce mode in the zswap shape (DMA_FROM_DEVICE, a copy-out of the
     # compressed length); the same functions as bounce and owned mode, so

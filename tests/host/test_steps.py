@@ -19,7 +19,7 @@ from helpers import TOOLS
 
 STEPS = os.path.join(TOOLS, 'steps.py')
 FUNCS = ['map_benchmark_thread', 'dma_reuse_map_benchmark_do_map',
-         'dma_reuse_map_benchmark_do_unmap', 'lz4dt_bench_reuse_map', 'lz4dt_bench_reuse_unmap',
+         'dma_reuse_map_benchmark_do_unmap', 'lz4dt_bench_unmarked_map', 'lz4dt_bench_reuse_unmap',
          'dma_reuse_map_sg', 'xa_load']
 SP = 0xffffc90000010f00
 
@@ -164,7 +164,7 @@ class Steps(unittest.TestCase):
         self.assertIn('reuse (call 3): map 5 + unmap 2 = 7 instructions', show)
 
     def test_method_never_called_fails_by_name(self):
-        FakeStub(self.sock, self.program('lz4dt_bench_reuse_map', 5,
+        FakeStub(self.sock, self.program('lz4dt_bench_unmarked_map', 5,
                                                   unmap='lz4dt_bench_reuse_unmap')).start()
         p = self.trace('--methods', 'unmarked,reuse', '--skip', '2')
         self.assertEqual(p.returncode, 1)
