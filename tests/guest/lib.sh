@@ -176,6 +176,22 @@ bench_module_run() {
 	cat "$f"
 }
 
+# bench_method_run METHOD GRANULE THREADS SECONDS LENS: one run of a method
+# of t/bench.sh and t/steps.sh, on the test module's bench file for the
+# series' controls (bench_module_method) and on dma_map_benchmark
+# ($SGR_DMA_MAP_BENCHMARK) for the rest (LENS: bounce_out's and owned's
+# copy lengths); the output on stdout, the run's status.
+bench_method_run() {
+	local mm args
+	if mm=$(bench_module_method "$1"); then
+		bench_module_run "$mm" "$2" "$3" "$4"
+		return
+	fi
+	args=$(bench_method_args "$1" "$5")
+	# shellcheck disable=SC2086 # args: the tool's words
+	"$SGR_DMA_MAP_BENCHMARK" $args -g "$2" -t "$3" -s "$4" 2>&1
+}
+
 # sgr_params: every parameter the tests read, into variables (documented
 # at the top of tests/guest/init).
 sgr_params() {

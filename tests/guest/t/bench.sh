@@ -119,14 +119,8 @@ bench_clens() {
 # there is no RESULT line or the tool exited non-zero (its numbers are
 # still passed on).
 bench_one() {
-	local out rc=0 args mm
-	if mm=$(bench_module_method "$1"); then
-		out=$(bench_module_run "$mm" "$2" "$3" "$BENCH_SECONDS") || rc=$?
-	else
-		args=$(bench_method_args "$1" "$BENCH_CLENS")
-		# shellcheck disable=SC2086 # args: the tool's words
-		out=$("$SGR_DMA_MAP_BENCHMARK" $args -g "$2" -t "$3" -s "$BENCH_SECONDS" 2>&1) || rc=$?
-	fi
+	local out rc=0
+	out=$(bench_method_run "$1" "$2" "$3" "$BENCH_SECONDS" "$BENCH_CLENS") || rc=$?
 	# A tool or kernel without the method (the 6.12 stack has no iova or
 	# owned mode, and its test module no bench file): said once per
 	# run, not a failure.

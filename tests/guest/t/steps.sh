@@ -23,19 +23,13 @@ steps_cases() {
 }
 
 steps_run() {
-	local m mm out bad="" args
+	local m out bad=""
 	if ! bind_edu; then
 		result 1 steps_runs "cannot bind dma_map_benchmark to $EDU"
 		return
 	fi
 	for m in $(list "$(param steps_methods reuse,unmarked,sg1,sg,iova,bounce_out)"); do
-		if mm=$(bench_module_method "$m"); then
-			out=$(bench_module_run "$mm" "$(param steps_granule 2)" 1 1)
-		else
-			args=$(bench_method_args "$m" "$(param steps_clens 2048)")
-			# shellcheck disable=SC2086 # args: the tool's words
-			out=$("$SGR_DMA_MAP_BENCHMARK" $args -g "$(param steps_granule 2)" -t 1 -s 1 2>&1)
-		fi
+		out=$(bench_method_run "$m" "$(param steps_granule 2)" 1 1 "$(param steps_clens 2048)")
 		if printf '%s\n' "$out" | grep -q '^RESULT '; then
 			printf '%s\n' "$out" | sed -n 's/^RESULT //p' | record_lines BENCH "method=$m"
 		else
