@@ -44,12 +44,34 @@ class Plans(ToolTest):
         tools = [tool_of(c) for c in cmds]
         # The stages, in order.
         order = ['deps', 'base-tree', 'run.py', 'apply', 'checkpatch.pl', 'mails', 'build',
-                 'shellcheck', 'kernel-doc', 'make', 'make', 'build', 'make', 'initramfs',
-                 'initramfs', 'vm', 'build', 'vm', 'results.py']
+                 'shellcheck', 'build', 'kernel-doc', 'make', 'make', 'build', 'build', 'make',
+                 'initramfs', 'initramfs', 'vm', 'results.py']
         pos = 0
         for want in order:
             self.assertIn(want, tools[pos:], f'{want} after {tools[:pos]}')
             pos = tools.index(want, pos) + 1
+        # The head is built in full (the boots' kernel); then every patch
+        # compiles the series' C files that the head's configuration
+        # built, with W=1, in a directory of its own; the options-off
+        # configuration compiles there the files its options do not gate.
+        builds = [c for c in cmds if tool_of(c) == 'build']
+        head, each, off = builds[0], builds[1], builds[2]
+        self.assertNotIn('--each-patch', head)
+        self.assertNotIn('--scope', head)
+        self.assertIn('--each-patch', each)
+        self.assertEqual(each[each.index('--scope') + 1], os.path.join(self.tmp, 'run', 'series-c'))
+        head_out = next(a for a in head if a.startswith('O='))[2:]
+        self.assertEqual(each[each.index('--built-in') + 1], head_out)
+        self.assertIn('--warn-files', each)
+        each_out = next(a for a in each if a.startswith('O='))
+        self.assertIn('tests/kernel-config-off', ' '.join(off))
+        self.assertEqual(off[off.index('--scope') + 1],
+                         os.path.join(self.tmp, 'run', 'series-c-modified'))
+        self.assertIn(each_out, off)
+        self.assertNotIn('--each-patch', off)
+        self.assertLess(cmds.index(off), cmds.index(builds[3]), 'the arm64 build comes after')
+        self.assertIn('--arch', builds[3])
+        self.assertEqual(len(builds), 4)
         self.assertEqual(tools[-1], 'results.py')
         run_py = cmds[tools.index('run.py')]
         self.assertIn('--strict', run_py)
@@ -77,41 +99,51 @@ class Plans(ToolTest):
         self.assertIn('--check', mails)
         self.assertEqual(mails[mails.index('--report') + 1],
                          os.path.join(self.tmp, 'run', 'b4-check.tsv'))
-        # One boot per mode of the check set, traced where the matrix says.
+        # One boot per mode of the check set, traced where the matrix says
+        # (the options-off kernel is built and booted by make stress only).
         boots = [c for c in cmds if tool_of(c) == 'vm']
         check_modes = modes.names(modes.load(), ['check'])
-        self.assertEqual([c[c.index('--mode') + 1] for c in boots],
-                         check_modes + ['vtd-strict'])
-        for c in boots[:-1]:
+        self.assertEqual([c[c.index('--mode') + 1] for c in boots], check_modes)
+        for c in boots:
             m = c[c.index('--mode') + 1]
             traced = 'trace' in modes.load()[m].sets
             self.assertEqual(c[c.index('--trace') + 1], 'auto' if traced else 'none', m)
             self.assertEqual('iotlb' in c[c.index('--tests') + 1], traced, m)
-        self.assertIn('vtd-strict-option-off', boots[-1])
         # The arm64 rows boot the arm64 test kernel of the cross stage with
         # the arm64 initramfs; the others the x86 one.
-        for c in boots[:-1]:
+        for c in boots:
             m = modes.load()[c[c.index('--mode') + 1]]
             kernel, initrd = c[c.index('--kernel') + 1], c[c.index('--initramfs') + 1]
             arm = m.arch == 'arm64'
             self.assertEqual(kernel.endswith('arm64-test/arch/arm64/boot/Image'), arm, kernel)
             self.assertEqual(initrd.endswith('initramfs-arm64.cpio'), arm, initrd)
         self.assertIn('smmuv3-strict', check_modes)
-        # The robot's configurations of set "check", at the head (with
-        # KSRC, as here, the backport stack and its robot stage are left out).
-        robots = [c for c in cmds if tool_of(c) == 'robot']
-        self.assertEqual(len(robots), 1)
-        self.assertEqual(robots[0][robots[0].index('--set') + 1], 'check')
-        self.assertNotIn('--each-patch', robots[0])
-        self.assertLess(tools.index('robot'), tools.index('vm'))
+        # The robot's configurations are make stress's, not make check's.
+        self.assertFalse([c for c in cmds if tool_of(c) == 'robot'])
         # Nothing was built or booted: no kernel image, no QEMU.
         self.assertNotIn('qemu-system-x86_64', ' '.join(' '.join(c) for c in cmds))
         self.assertFalse(os.path.exists(os.path.join(self.cache, 'build')))
 
+    def test_stress_builds_and_boots_what_check_only_compiles(self):
+        cmds, _ = self.dry('check', '--stress')
+        tools = [tool_of(c) for c in cmds]
+        builds = [c for c in cmds if tool_of(c) == 'build']
+        self.assertFalse([c for c in builds if '--scope' in c or '--each-patch' in c])
+        off = [c for c in builds if 'tests/kernel-config-off' in ' '.join(c)]
+        self.assertEqual(len(off), 1)
+        boots = [c for c in cmds if tool_of(c) == 'vm']
+        self.assertIn('vtd-strict-option-off', boots[-1])
+        self.assertEqual(len(boots), len(modes.names(modes.load(), ['check'])) + 1)
+        robots = [c for c in cmds if tool_of(c) == 'robot']
+        self.assertEqual(len(robots), 1)
+        self.assertIn('--each-patch', robots[0])
+        self.assertNotIn('--set', robots[0])
+        self.assertLess(tools.index('vm'), tools.index('robot'))
+
     def test_check_modes_option_and_unknown_mode(self):
         cmds, _ = self.dry('check', '--modes', 'noiommu')
         boots = [c for c in cmds if tool_of(c) == 'vm']
-        self.assertEqual([c[c.index('--mode') + 1] for c in boots], ['noiommu', 'vtd-strict'])
+        self.assertEqual([c[c.index('--mode') + 1] for c in boots], ['noiommu'])
         p = self.run_tool('check', '--modes', 'nope', dry=True)
         self.assertEqual(p.returncode, 2)
         self.assertIn("unknown mode 'nope'", p.stderr)

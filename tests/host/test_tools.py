@@ -684,6 +684,68 @@ class BuildResults(ToolTest):
         self.assertIn('the kernel does not build', p.stderr)
         self.assertEqual(ktap_results(self, self.results), ['not ok 1 build one: first'])
 
+    def test_scope_compiles_the_series_objects_at_every_patch(self):
+        # --scope: at each patch, the objects of the listed C files that
+        # exist then and that the --built-in build built; the configuration
+        # is made again only where a Kconfig file changed.
+        log = os.path.join(self.tmp, 'make.log')
+        self.fake_bin('make', f'echo "$*" >>{shlex.quote(log)}\n'
+                      f'touch {shlex.quote(self.out)}/.config\nexit 0\n')
+        os.chmod(os.path.join(self.tree, 'scripts', 'kconfig', 'merge_config.sh'), 0o755)
+        git(self.tree, 'config', 'core.fileMode', 'false')
+        self.add_commits('one: first', 'two: second')
+        with open(os.path.join(self.tree, 'Kconfig'), 'w') as f:
+            f.write('config THREE\n\tbool "three"\n')
+        git(self.tree, 'add', 'Kconfig')
+        git(self.tree, 'commit', '-q', '-m', 'three: a Kconfig file')
+        scope = self.write('scope', 'hello.c\nfile0.c\nfile1.c\nDocumentation/x.rst\n'
+                           'tools/gone.c\n')
+        frag = self.write('empty.config', '# nothing\n')
+        built = os.path.join(self.tmp, 'head')
+        os.makedirs(built)
+        for f in ('.config', 'hello.o', 'file1.o'):
+            open(os.path.join(built, f), 'w').close()
+        self.build('--each-patch', '--base', 'base', '--scope', scope, '--built-in', built,
+                   '--fragment', frag, '--results', self.results, ok=True)
+        self.assertEqual(ktap_results(self, self.results),
+                         ['ok 1 build [1/3] one: first', 'ok 2 build [2/3] two: second',
+                          'ok 3 build [3/3] three: a Kconfig file'])
+        with open(log) as f:
+            calls = [line.split() for line in f]
+        goals = [[a for a in c if a.endswith('.o')] for c in calls if 'tinyconfig' not in c
+                 and 'olddefconfig' not in c]
+        self.assertEqual(goals, [['hello.o'], ['hello.o', 'file1.o'], ['hello.o', 'file1.o']])
+        self.assertEqual(len([c for c in calls if 'tinyconfig' in c]), 2,
+                         'configured at the first patch and where Kconfig changed')
+        # The head is configured again even without a Kconfig change: there
+        # every option of the fragments must be defined.
+        with open(os.path.join(self.tree, 'file1.c'), 'a') as f:
+            f.write('int more;\n')
+        git(self.tree, 'commit', '-q', '-a', '-m', 'four: no Kconfig change')
+        os.remove(log)
+        self.build('--each-patch', '--base', 'base', '--scope', scope, '--built-in', built,
+                   '--fragment', frag, ok=True)
+        with open(log) as f:
+            calls = [line.split() for line in f]
+        self.assertEqual([c for c in calls if 'tinyconfig' in c][-1:], [calls[-3]],
+                         'the head is configured (the calls: tinyconfig, olddefconfig, goals)')
+        # one (the Kconfig file of three is not there), three, four (head).
+        self.assertEqual(len([c for c in calls if 'tinyconfig' in c]), 3)
+        self.assert_tree_untouched()
+        # Nothing of the scope to compile is a failure, not a pass.
+        none = self.write('none', 'tools/gone.c\n')
+        p = self.build('--each-patch', '--base', 'base', '--scope', none, '--fragment', frag,
+                       '--results', self.results, ok=False)
+        self.assertIn('nothing would be compiled', p.stderr)
+        self.assertEqual(len(ktap_results(self, self.results)), 4)
+        self.assertTrue(all(r.startswith('not ok') for r in ktap_results(self, self.results)))
+        p = self.build('--scope', scope, '--targets', 'mm/', ok=False)
+        self.assertEqual(p.returncode, 2)
+        p = self.build('--built-in', built, ok=False)
+        self.assertEqual(p.returncode, 2)
+        p = self.build('--scope', scope, '--built-in', os.path.join(self.tmp, 'nope'), ok=False)
+        self.assertIn('holds no configured build', p.stderr)
+
     def test_killed_build_leaves_no_document(self):
         self.add_commits('one: first')
         started = os.path.join(self.tmp, 'make-started')
