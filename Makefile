@@ -2,7 +2,7 @@
 #   make demo    benchmark kernel, six IOMMU modes, map methods + zswap A/B, report
 #   make bench   the same with 5 s per run and 64 MiB zswap passes
 #   make check   every test: host tests, series, checkpatch, builds, boot matrix
-#   make stress  the soak: every mode, 1 GiB through zswap under teardown loops
+#   make stress  the soak (every mode, 1 GiB through zswap under teardown loops) and the full builds make check leaves out
 #   make test-host   only the host-side tests of the tools (seconds)
 
 .PHONY: all demo bench check stress test-host deps base apply build initramfs export help

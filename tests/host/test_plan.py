@@ -90,7 +90,10 @@ class Plans(ToolTest):
         self.assertIn('C=2', makes[0])
         self.assertIn(f'CHECK={sparse}', makes[0])
         self.assertFalse(os.path.exists(sparse))
+        # W=1 on x86 is the compile at every patch's; the arm64 build's
+        # is on the touched files.
         self.assertIn('W=1', makes[1])
+        self.assertIn('ARCH=arm64', makes[1])
         self.assertIn('--tree', run_py)
         # The mails are b4's (tools/mails: b4 send -o from the b4 prep
         # branch), with b4 prep --check's report for the gates table.

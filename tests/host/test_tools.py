@@ -689,7 +689,7 @@ class BuildResults(ToolTest):
         # exist then and that the --built-in build built; the configuration
         # is made again only where a Kconfig file changed.
         log = os.path.join(self.tmp, 'make.log')
-        self.fake_bin('make', f'echo "$*" >>{shlex.quote(log)}\n'
+        self.fake_bin('make', f'echo "depend=$CCACHE_DEPEND $*" >>{shlex.quote(log)}\n'
                       f'touch {shlex.quote(self.out)}/.config\nexit 0\n')
         os.chmod(os.path.join(self.tree, 'scripts', 'kconfig', 'merge_config.sh'), 0o755)
         git(self.tree, 'config', 'core.fileMode', 'false')
@@ -712,6 +712,8 @@ class BuildResults(ToolTest):
                           'ok 3 build [3/3] three: a Kconfig file'])
         with open(log) as f:
             calls = [line.split() for line in f]
+        # ccache in depend mode: a miss compiles once (no preprocessor pass).
+        self.assertEqual({c[0] for c in calls}, {'depend=1'})
         goals = [[a for a in c if a.endswith('.o')] for c in calls if 'tinyconfig' not in c
                  and 'olddefconfig' not in c]
         self.assertEqual(goals, [['hello.o'], ['hello.o', 'file1.o'], ['hello.o', 'file1.o']])
